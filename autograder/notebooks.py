@@ -158,3 +158,10 @@ def run_cells_locally(nb, replace: dict | None = None, namespace: dict | None = 
         src = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))
         exec(compile(src, "<cell>", "exec"), ns)
     return ns
+
+
+def read_copy(nb):
+    """A deep copy of a notebook node (or of the notebook at a path)."""
+    if isinstance(nb, (str, Path)):
+        return read(nb)
+    return nbformat.reads(nbformat.writes(nb), as_version=4)

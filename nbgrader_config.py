@@ -13,8 +13,10 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.CourseDirectory.db_assignments = [dict(name="exam22"), dict(name="backprop")]
 
 # Student code may print and warn: honest output must not fail a test cell.
-# (Stock nbgrader scores a test cell 0 on any stderr; the hidden checks already
-# silence the student's code while they call it.)
+# Stock nbgrader scores a test cell 0 on any stderr output; drop stderr from
+# test cells before scoring (the hidden checks also silence the code they call).
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?s).*"
 c.Execute.timeout = 60
 c.Execute.allow_errors = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -83,7 +83,7 @@ def new_notebook(cells) -> nbformat.NotebookNode:
 # -- normalisation ---------------------------------------------------------------
 
 def normalize(nb, *, keep_outputs: bool = False):
-    """Diff-friendly form: no outputs or counts (unless kept), stable ids and metadata."""
+    """Diff-friendly form: stable ids and metadata, no execution counts, no outputs unless kept."""
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = nbformat.NotebookNode({"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)})
     seen = set()
@@ -97,19 +97,17 @@ def normalize(nb, *, keep_outputs: bool = False):
             cid = f"{base}-{n}"
         seen.add(cid)
         cell.id = cid
-        cell.pop("attachments", None) if not cell.get("attachments") else None
+        if "attachments" in cell and not cell.attachments:
+            del cell["attachments"]
         if cell.cell_type == "code":
+            cell.execution_count = None
             if not keep_outputs:
                 cell.outputs = []
-                cell.execution_count = None
-            else:
-                for out in cell.outputs:
-                    out.pop("execution_count", None) if out.get("output_type") != "execute_result" else None
-                    out.get("metadata", {}).clear() if isinstance(out.get("metadata"), dict) else None
-                cell.execution_count = None
-                for out in cell.outputs:
-                    if out.get("output_type") == "execute_result":
-                        out["execution_count"] = None
+            for out in cell.outputs:
+                if out.get("output_type") == "execute_result":
+                    out["execution_count"] = None
+                if "metadata" in out:
+                    out["metadata"] = nbformat.NotebookNode({})
     return nb
 
 

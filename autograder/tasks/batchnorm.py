@@ -108,7 +108,7 @@ def test_batchnorm_forward(student):
         n, d = int(student.rng.integers(3, 30)), int(student.rng.integers(2, 7))
         h = _random_batch(student.rng, n, d, scales=(1e-3, 100.0))
         h[:, 0] = student.rng.uniform(-20, 20) + 1e-3 * student.rng.normal(size=n)
-        eps = float(student.rng.choice([1e-5, 1e-3, 1e-1]))
+        eps = (1e-5, 1e-3, 1e-1, 1e-5)[trial]
         out, _ = _forward(student, h, eps)
         ref, _, var = reference_batchnorm(h, eps)
         expect(np.allclose(out.mean(axis=0), 0.0, atol=1e-8),
@@ -140,7 +140,7 @@ def test_batchnorm_backward_const_stats(student):
     for trial in range(4):
         n, d = int(student.rng.integers(2, 12)), int(student.rng.integers(2, 6))
         h = _random_batch(student.rng, n, d, scales=(0.01, 10.0))
-        eps = float(student.rng.choice([1e-5, 1e-3]))
+        eps = (1e-5, 1e-3, 1e-1, 1e-5)[trial]
         dout = student.rng.normal(size=(n, d))
         _, cache = _forward(student, h, eps)
         dh = student.call("batchnorm_backward_const_stats", dout, cache)
@@ -155,7 +155,7 @@ def test_batchnorm_backward(student):
     for trial in range(4):
         n, d = int(student.rng.integers(3, 10)), int(student.rng.integers(2, 5))
         h = _random_batch(student.rng, n, d)
-        eps = float(student.rng.choice([1e-5, 1e-3, 1e-1]))
+        eps = (1e-1, 1e-3, 1e-5, 1e-1)[trial]
         dout = student.rng.normal(size=(n, d))
         _, cache = _forward(student, h, eps)
         dh = student.call("batchnorm_backward", dout, cache)
@@ -211,7 +211,7 @@ def test_train_step_random(student):
         y = rng.integers(0, 2, size=n).astype(np.float64)
         W1, b1 = rng.normal(size=(hdim, d)), rng.normal(size=hdim)
         W2, b2 = rng.normal(size=(1, hdim)), rng.normal(size=1)
-        lr, eps = float(rng.uniform(0.05, 1.0)), 1e-5
+        lr, eps = float(rng.uniform(0.05, 1.0)), (1e-1, 1e-2, 1e-5)[done]
         hn, _, _ = reference_batchnorm(X @ W1.T + b1, eps)
         if np.min(np.abs(hn)) < 1e-3:      # keep the finite differences away from ReLU's kink
             continue

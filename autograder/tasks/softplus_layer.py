@@ -9,6 +9,8 @@ gives none beyond the formulas) and the extreme-input values are in
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 
 from .. import codec
@@ -63,7 +65,45 @@ def _random_shape(rng, max_rank=4):
     return tuple(int(s) for s in rng.integers(1, 5, size=rank))
 
 
+# -- 0-d arrays ---------------------------------------------------------------------
+# Work-around: codec.encode passes arrays through np.ascontiguousarray, which
+# returns ndim >= 1, so a 0-d array (or a NumPy scalar) crosses the boundary as
+# shape (1,). A 0-d argument is therefore encoded here by hand (codec.decode
+# rebuilds shape () correctly), and a result is kept on the student's side as a
+# handle whose `shape` is read separately from its (dtype-preserving) value.
+
+def _encode_0d(x: float, dtype) -> dict:
+    arr = np.asarray(x, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {"__ndarray__": {"dtype": arr.dtype.str, "shape": [],
+                            "data": base64.b64encode(arr.tobytes()).decode("ascii")}}
+
+
+def _call_0d(layer, method: str, x: float, dtype=np.float64):
+    """``layer.method(<0-d array x>)``; returns the result as a 0-d float64 array after checking it."""
+    student = layer._student
+    label = f"{layer.label}.{method}(...)"
+    request = {"kind": "new", "target": layer._handle, "attr": method, "args": [_encode_0d(x, dtype)],
+               "kwargs": codec.encode({}), "return_args": False}
+    _, handle = student._ask(request, label)
+    if type(handle) is not int:
+        fail(f"{label}: the notebook's answer could not be read")
+    _, out = student._ask({"kind": "get", "target": handle, "attr": None}, label)
+    if type(out) is float:                      # a Python float is a fine 0-d result
+        return np.asarray(out)
+    if not isinstance(out, (np.ndarray, np.generic)):
+        name = out.type_name if isinstance(out, codec.Unsupported) else type(out).__name__
+        fail(f"{label} on a 0-d array: expected a NumPy array, got {name}")
+    if np.dtype(out.dtype).kind != "f":
+        fail(f"{label} on a 0-d array: expected a floating-point dtype, got {out.dtype}")
+    _, shape = student._ask({"kind": "get", "target": handle, "attr": "shape"}, f"{label}.shape")
+    if shape != ():
+        fail(f"{label}: a 0-d input must give a 0-d output, got shape {shape}")
+    return np.asarray(out, dtype=np.float64).reshape(())
+
+
 def _forward(layer, x, what="Softplus().forward(x)"):
+    if x.ndim == 0:
+        return _call_0d(layer, "forward", float(x), x.dtype)
     out, (after,) = layer.call_keep_args("forward", x)
     if not (isinstance(after, np.ndarray) and after.shape == x.shape and np.array_equal(after, x)):
         fail(f"{what}: the input array was modified")
@@ -130,16 +170,19 @@ def test_backward(student):
         other = np.asarray(rng.uniform(-5.0, 5.0, size=shape), dtype=np.float64)
         x = np.asarray(rng.uniform(-5.0, 5.0, size=shape), dtype=np.float64)
         grads = np.asarray(rng.normal(size=shape), dtype=np.float64)
-        layer.call("forward", other)          # an earlier forward the backward pass must not use
-        layer.call("forward", x)
-        back, (grads_after,) = layer.call_keep_args("backward_inputs", grads)
-        expect(isinstance(grads_after, np.ndarray) and np.array_equal(grads_after, grads),
-               "backward_inputs: the array grads was modified")
-        back = _float_output(back, f"backward_inputs on a rank-{len(shape)} input", shape)
+        _forward(layer, other)                # an earlier forward the backward pass must not use
+        _forward(layer, x)
+        if not shape:
+            back = _call_0d(layer, "backward_inputs", float(grads))
+        else:
+            back, (grads_after,) = layer.call_keep_args("backward_inputs", grads)
+            expect(isinstance(grads_after, np.ndarray) and np.array_equal(grads_after, grads),
+                   "backward_inputs: the array grads was modified")
+            back = _float_output(back, f"backward_inputs on a rank-{len(shape)} input", shape)
         expected = numerical_gradient(reference_softplus, x.copy(), dout=grads)
         assert_rel_error(back, expected, f"backward_inputs on a rank-{len(shape)} input "
                          "(for the inputs of the LAST forward)", tol=1e-6)
-        expect(layer.call("backward_params", grads) is None, "backward_params must return None")
+        expect(layer.call("backward_params", grads if shape else 1.0) is None, "backward_params must return None")
 
 
 @check

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, value
+from autograder.answer_key import entry, raw, value
 from autograder.gradcheck import numerical_gradient
 
 TASK = "conv1d_backward"
@@ -134,8 +134,10 @@ def test_kernel_gradient_torch():
 
 
 def test_entries_name_their_source():
-    for name in ("exam_input", "conv_forward_exam", "relu_exam", "pool_exam", "logits_exam", "probs_exam",
-                 "dL_ds_exam", "dL_dh3_exam", "dL_dh2_exam", "dL_dh1_exam", "dL_dw_exam"):
+    names = set(raw(TASK))
+    assert names == {"exam_input", "conv_forward_exam", "relu_exam", "pool_exam", "logits_exam", "probs_exam",
+                     "dL_ds_exam", "dL_dh3_exam", "dL_dh2_exam", "dL_dh1_exam", "dL_dw_exam"}
+    for name in names:
         e = entry(TASK, name)
         assert e["document"] == "dl1-final-exam-2022-solutions.hr.md"
         assert e["problem"] == "Zadatak 3" and e["equation"] and e["verified"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -20,8 +21,6 @@ from .course import db_url
 
 
 def record(root: Path, spec, submissions, reports) -> None:
-    import warnings
-
     from nbgrader.api import Gradebook
 
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's own SQLAlchemy noise
@@ -50,7 +49,9 @@ def _write_autograded(root: Path, spec, sub, rep) -> None:
     for name, nb_spec in spec.notebooks.items():
         path = sub.folder / f"{name}.ipynb"
         try:
-            nb = nbformat.read(str(path), as_version=4)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                nb = nbformat.read(str(path), as_version=4)
             nbformat.validate(nb)
         except Exception:  # noqa: BLE001 - a malformed or missing submission: start from the release
             release = root / "release" / spec.name / f"{name}.ipynb"

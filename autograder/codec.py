@@ -69,11 +69,11 @@ def encode(value, _depth: int = 0):
             return {"__unsupported__": "dict with non-string keys"}
         return {"__dict__": {k: encode(v, _depth + 1) for k, v in value.items()}}
     if t is np.ndarray or isinstance(value, np.generic):
-        arr = np.asarray(value) if t is np.ndarray else np.asarray(value)
+        arr = np.asarray(value)
         # ndarray subclasses (np.matrix, masked arrays) are refused above by `t is`
         if arr.dtype.kind not in _KINDS or arr.dtype.hasobject:
             return {"__unsupported__": f"array of dtype {arr.dtype}"}
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d arrays 1-d
         payload = {
             "dtype": arr.dtype.newbyteorder("<").str if arr.dtype.byteorder == ">" else arr.dtype.str,
             "shape": list(arr.shape),

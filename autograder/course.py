@@ -41,7 +41,13 @@ class NotebookSpec:
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.grade_cells)
+        """Autograded points (the grader's maximum)."""
+        return sum(c.points for c in self.grade_cells if c.auto)
+
+    @property
+    def manual_max(self) -> float:
+        """Points of written answers, graded by hand (nbgrader formgrader)."""
+        return sum(c.points for c in self.grade_cells if not c.auto)
 
     @property
     def auto_ids(self) -> set:

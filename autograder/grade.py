@@ -88,10 +88,9 @@ def hidden_paths(root: Path, extra: list) -> list[str]:
 _ZYGOTE = None
 
 
-def _worker_init(config: SandboxConfig, slot_queue) -> None:
+def _worker_init(config: SandboxConfig) -> None:
     global _ZYGOTE
-    slot = slot_queue.get()
-    _ZYGOTE = Zygote(config, slot=slot)
+    _ZYGOTE = Zygote(config)
 
 
 def _worker_grade(item):
@@ -160,10 +159,7 @@ def run(submissions: Path, assignment: str, out: Path, *, jobs: int = 1, shard_s
                 progress(student_name, result)
     else:
         ctx = multiprocessing.get_context("spawn")
-        slots = ctx.Queue()
-        for k in range(jobs):
-            slots.put(k)
-        with ctx.Pool(jobs, initializer=_worker_init, initargs=(config, slots)) as pool:
+        with ctx.Pool(jobs, initializer=_worker_init, initargs=(config,)) as pool:
             for student_name, result in pool.imap_unordered(_worker_grade, items):
                 results[student_name].append(result)
                 progress(student_name, result)

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import time
 import traceback
+import warnings
 
 import nbformat
 
@@ -67,7 +68,12 @@ def prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
     try:
         if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")), list):
             raise ValueError("no cells")
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. nbformat repairing duplicated cell ids
+            nb = nbformat.reads(text, as_version=4)
+        for i, cell in enumerate(nb.cells):  # copied cells may repeat ids: ids do not matter here
+            if isinstance(cell, dict):
+                cell["id"] = f"cell-{i}"
         nbformat.validate(nb)
     except Exception:  # noqa: BLE001 - any malformed notebook lands here
         return Prepared(name, [], status="malformed",
@@ -200,7 +206,7 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, log
     started = time.monotonic()
     prepared = prepare(path, spec, limits)
     result = {"notebook": spec.name, "status": "graded", "problem": None, "score": 0.0,
-              "max_score": spec.max_score, "tests": [], "cells": []}
+              "max_score": spec.max_score, "manual_max": spec.manual_max, "tests": [], "cells": []}
     if prepared.problem:
         result.update(status=prepared.status, problem=prepared.problem)
         result["tests"] = [{"grade_id": c.grade_id, "max_points": c.points, "points": 0.0,

@@ -22,8 +22,10 @@ FEEDBACK = "feedback"
 def student_report(student: str, assignment: str, results: list, isolation: str) -> dict:
     score = sum(r["score"] for r in results)
     max_score = sum(r["max_score"] for r in results)
+    manual = sum(r.get("manual_max", 0) for r in results)
+    notebooks = [{k: v for k, v in r.items() if k != "seconds"} for r in results]  # timing varies run to run
     return {"student": student, "assignment": assignment, "score": score, "max_score": max_score,
-            "isolation": isolation, "notebooks": sorted(results, key=lambda r: r["notebook"])}
+            "manual_max": manual, "isolation": isolation, "notebooks": sorted(notebooks, key=lambda r: r["notebook"])}
 
 
 def write_student(out: Path, report: dict, sources: dict) -> None:
@@ -55,8 +57,8 @@ def feedback_html(report: dict, result: dict, cells: list) -> str:
     e = html.escape
     rows = "".join(
         f"<tr class='{e(t['status'])}'><td><code>{e(t['grade_id'])}</code></td>"
-        f"<td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td><td>{e(STATUS_MARK.get(t['status'], t['status']))}</td>"
-        f"<td>{e(t['message'] or '')}</td></tr>" for t in result["tests"])
+        f"<td>{'&ndash;' if t['status'] == 'manual' else _fmt(t['points'])} / {_fmt(t['max_points'])}</td><td>{e(STATUS_MARK.get(t['status'], t['status']))}</td>"
+        f"<td>{e(t['message'] if t['status'] != 'manual' else '')}</td></tr>" for t in result["tests"])
     notes = "".join(f"<li>{e(n)}</li>" for n in result.get("cells", []))
     problem = f"<p class='problem'><b>Problem:</b> {e(result['problem'])}</p>" if result.get("problem") else ""
     code = "".join(f"<h3>{e(label)}</h3><pre>{e(src)}</pre>" for label, src in cells)
@@ -68,7 +70,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 tr.passed td:nth-child(3){{color:#070}}tr.failed td:nth-child(3),tr.error td:nth-child(3){{color:#b00}}
 pre{{background:#f6f6f6;padding:.6em;overflow-x:auto}}.problem{{color:#b00}}</style></head>
 <body><h1>{e(report['assignment'])} / {e(result['notebook'])}</h1>
-<p>Student: <b>{e(report['student'])}</b> &middot; Score: <b>{_fmt(result['score'])} / {_fmt(result['max_score'])}</b>
+<p>Student: <b>{e(report['student'])}</b> &middot; Autograded score: <b>{_fmt(result['score'])} / {_fmt(result['max_score'])}</b>
+{f"&middot; plus {_fmt(result['manual_max'])} points of written answers, graded by hand" if result.get('manual_max') else ""}
 &middot; Status: {e(result['status'])}</p>{problem}
 <h2>Tests</h2><table><tr><th>test</th><th>points</th><th>result</th><th>what is wrong</th></tr>{rows}</table>
 {f"<h2>Notes on your cells</h2><ul>{notes}</ul>" if notes else ""}
@@ -89,11 +92,11 @@ def grades_csv(reports: list) -> str:
     notebooks = sorted({r["notebook"] for rep in reports for r in rep["notebooks"]})
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student", "assignment", *notebooks, "total", "max_score"])
+    writer.writerow(["student", "assignment", *notebooks, "total", "max_score", "manual_pending"])
     for rep in sorted(reports, key=lambda r: (r["assignment"], r["student"])):
         by_nb = {r["notebook"]: r["score"] for r in rep["notebooks"]}
         writer.writerow([rep["student"], rep["assignment"], *(_fmt(by_nb[n]) if n in by_nb else "" for n in notebooks),
-                         _fmt(rep["score"]), _fmt(rep["max_score"])])
+                         _fmt(rep["score"]), _fmt(rep["max_score"]), _fmt(rep.get("manual_max", 0))])
     return buf.getvalue()
 
 
@@ -117,6 +120,9 @@ def summary_markdown(reports: list) -> str:
             lines.append(f"| {rep['student']} | " + " | ".join(cells) + f" | **{_fmt(rep['score'])} / {_fmt(rep['max_score'])}** |")
         lines.append("")
     isolation = sorted({r.get("isolation", "?") for r in reports})
+    manual = max((r.get("manual_max", 0) for r in reports), default=0)
+    if manual:
+        lines.append(f"Autograded points only: written answers ({_fmt(manual)} points per student) are graded by hand.")
     lines.append(f"Isolation: {', '.join(isolation)}.")
     return "\n".join(lines) + "\n"
 

@@ -94,10 +94,8 @@ class Session:
 class Zygote:
     """A warm process that forks confined children; one per grading worker."""
 
-    def __init__(self, config: SandboxConfig | None = None, slot: int = 0):
+    def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig()
-        self.slot = slot
-        self.counter = 0
         self.proc = None
         self.ctrl = None
         self.log = tempfile.TemporaryFile()
@@ -131,9 +129,7 @@ class Zygote:
               timeout: float = 30) -> Session:
         if self.proc.poll() is not None:
             self.start()
-        self.counter += 1
-        uid = self.config.uid_base + self.slot * 100_000 + self.counter % 100_000
-        config = {"uid": uid, "isolate": self.config.isolate, "hide": [str(p) for p in self.config.hide],
+        config = {"uid_base": self.config.uid_base, "isolate": self.config.isolate, "hide": [str(p) for p in self.config.hide],
                   "memory_bytes": self.config.memory_bytes, "file_bytes": self.config.file_bytes,
                   "processes": self.config.processes, "cpu_seconds": self.config.cpu_seconds,
                   "notebook_name": notebook_name, "notebook_text": notebook_text}
@@ -143,7 +139,8 @@ class Zygote:
             raise RuntimeError("the grading sandbox did not hand over a child")
         header = json.loads(data[wire.HEADER.size:])
         sock = socket.socket(fileno=fds[0])
-        session = Session(sock, int(header["pid"]), uid, self.isolated)
+        pid = int(header["pid"])
+        session = Session(sock, pid, self.config.uid_base + pid, self.isolated)
         try:
             ready = wire.recv(sock, timeout=timeout)
         except wire.WireError:

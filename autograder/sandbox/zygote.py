@@ -58,7 +58,7 @@ def child_main(sock: socket.socket, config: dict, shell) -> None:
     from .. import protocol
 
     os.setsid()
-    uid = config["uid"]
+    uid = config["uid_base"] + os.getpid()  # unique machine-wide while this process lives
     isolated = bool(config.get("isolate")) and os.geteuid() == 0
     if isolated:
         isolate.confine_root(config.get("hide", []), isolate.python_paths())

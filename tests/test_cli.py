@@ -1,0 +1,167 @@
+"""The command line: check, grade errors, student template, demo, workflows."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder import check, cli, submissions, template
+
+from .conftest import release_nb, source_nb
+from .helpers import ROOT
+
+
+def _autograder(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def two_notebooks(course, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("check")
+    rel = release_nb(course, "exam22", "lstm_params")
+    submissions.write(submissions.solved(rel, source_nb(course, "exam22", "lstm_params")), folder / "solved.ipynb")
+    submissions.write(rel, folder / "stub.ipynb")
+    return folder
+
+
+def test_check_passes_a_solved_notebook(two_notebooks, capsys):
+    assert check.main([str(two_notebooks / "solved.ipynb")]) == 0
+    out = capsys.readouterr().out
+    assert "public tests 5/5 points [ok]" in out
+
+
+def test_check_fails_the_stub_and_names_the_failing_tests(two_notebooks, capsys):
+    assert check.main([str(two_notebooks / "stub.ipynb")]) == 1
+    out = capsys.readouterr().out
+    assert "public tests 0/5 points [FAILED]" in out
+    assert "- test_rnn_param_count: NameError" in out or "- test_rnn_param_count: NotImplementedError" in out
+
+
+def test_check_writes_the_job_summary(two_notebooks, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    check.main([str(two_notebooks)])
+    text = summary.read_text()
+    assert "| solved.ipynb | 5/5 |" in text and "| stub.ipynb | 0/5 |" in text
+
+
+def test_check_reports_a_malformed_notebook(tmp_path, capsys):
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert check.main([str(tmp_path / "broken.ipynb")]) == 1
+    assert "cannot read the notebook" in capsys.readouterr().out
+
+
+def test_check_rejects_bad_arguments(tmp_path, capsys):
+    assert check.main([str(tmp_path / "nothing.ipynb")]) == 2
+    assert "not a notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["grade", "submitted-nowhere", "--assignment", "exam22", "--out", "o"], "no such file or directory"),
+    (["grade", "{empty}", "--assignment", "exam22", "--out", "o"], "no submissions of exam22"),
+    (["grade", "{sub}", "--assignment", "nosuch", "--out", "o"], "no assignment 'nosuch'"),
+    (["grade", "{sub}", "--assignment", "exam22", "--out", "o", "--shard", "3/2"], "--shard 3/2"),
+    (["grade", "{sub}", "--assignment", "exam22", "--out", "o", "--jobs", "0"], "--jobs must be at least 1"),
+    (["merge", "{empty}", "--out", "o"], "not the output of `autograder grade`"),
+])
+def test_grade_and_merge_explain_bad_input(course, tmp_path, args, message):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sub = tmp_path / "sub" / "alice" / "nosuch"
+    sub.mkdir(parents=True)
+    (sub / "x.ipynb").write_text("{}")
+    (tmp_path / "sub" / "alice" / "exam22").mkdir()
+    args = [a.replace("{empty}", str(empty)).replace("{sub}", str(tmp_path / "sub")) for a in args]
+    proc = _autograder(*args, cwd=course)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_grade_outside_a_course_says_so(tmp_path):
+    proc = _autograder("grade", str(tmp_path), "--assignment", "exam22", "--out", "o", cwd=tmp_path)
+    assert proc.returncode == 2 and "no nbgrader_config.py" in proc.stderr
+
+
+def test_student_template_holds_release_notebooks_and_a_working_check(course, tmp_path):
+    dest = tmp_path / "student-repo"
+    template.run("exam22", dest, root=course, echo=lambda m: None)
+    names = sorted(p.name for p in dest.glob("*.ipynb"))
+    assert names == sorted(p.name for p in (course / "release" / "exam22").glob("*.ipynb"))
+    for p in dest.glob("*.ipynb"):
+        assert p.read_text() == (course / "release" / "exam22" / p.name).read_text()
+    everything = "\n".join(p.read_text() for p in dest.rglob("*") if p.is_file())
+    assert "BEGIN HIDDEN" not in everything and "run_hidden" not in everything and "answer_key" not in everything
+    workflow = yaml.safe_load((dest / ".github" / "workflows" / "check.yml").read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["public-tests"]["steps"]]
+    assert any(r.startswith("python check.py") for r in runs)
+    rel = release_nb(course, "exam22", "lstm_params")
+    submissions.write(submissions.solved(rel, source_nb(course, "exam22", "lstm_params")), dest / "lstm_params.ipynb")
+    proc = subprocess.run([sys.executable, "check.py", "lstm_params.ipynb"], cwd=dest, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5/5" in proc.stdout
+
+
+def test_template_refuses_a_non_empty_folder(course, tmp_path):
+    (tmp_path / "x").write_text("x")
+    proc = _autograder("student-template", "exam22", str(tmp_path), cwd=course)
+    assert proc.returncode == 2 and "not empty" in proc.stderr
+
+
+def test_demo_releases_grades_and_prints_the_table(tmp_path):
+    proc = _autograder("demo", "--workdir", str(tmp_path / "demo"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for student in ("ada", "bo", "cy", "dee"):
+        assert re.search(rf"^{student}\s", out, flags=re.M), out
+    assert "demo check: solution full marks, stub zero: OK" in out
+    assert "[malformed]" in out
+    assert "stock `nbgrader export` wrote 8 rows" in out
+
+
+# -- workflows ----------------------------------------------------------------------
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + [ROOT / "autograder" / "templates" / "student_check.yml"]
+
+
+def _steps(doc):
+    for job in doc["jobs"].values():
+        yield from job.get("steps", [])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_parses_and_every_step_is_well_formed(path):
+    doc = yaml.safe_load(path.read_text())
+    assert doc.get("name") and doc.get(True, doc.get("on")) and doc["jobs"]
+    for job in doc["jobs"].values():
+        assert job.get("runs-on") == "ubuntu-latest"
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), step
+
+
+def test_workflow_commands_exist():
+    verbs = set(cli.build_parser()._subparsers._group_actions[0].choices)
+    seen = set()
+    for path in WORKFLOWS:
+        for step in _steps(yaml.safe_load(path.read_text())):
+            for line in step.get("run", "").splitlines():
+                for match in re.finditer(r"\bautograder ([a-z-]+)", line):
+                    assert match.group(1) in verbs, line
+                    seen.add(match.group(1))
+                if "make " in line:
+                    target = shlex.split(line.split("make ", 1)[1])[0]
+                    assert re.search(rf"^{target}:", (ROOT / "Makefile").read_text(), flags=re.M), line
+    assert {"grade", "merge"} <= seen
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make demo" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / ".github" / "workflows" / "ci.yml").read_text()

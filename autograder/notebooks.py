@@ -141,21 +141,19 @@ def strip_hidden(source: str) -> str:
     return "\n".join(out).rstrip("\n")
 
 
-def run_cells_locally(nb, replace: dict | None = None, namespace: dict | None = None) -> dict:
-    """Execute a notebook's non-test code cells in a plain dict (tests only).
-
-    ``replace`` maps grade_id to replacement source. Hidden test calls are not
-    run; IPython magics (lines starting with % or !) are skipped.
-    """
-    replace = replace or {}
-    ns = namespace if namespace is not None else {"__name__": "__main__"}
+def hidden_lines(nb) -> set[str]:
+    """The stripped, non-empty lines inside hidden-test regions of a notebook."""
+    lines, inside = set(), False
     for cell in nb.cells:
-        if cell.cell_type != "code" or is_test_cell(cell):
-            continue
-        src = replace.get(nbgrader_meta(cell).get("grade_id"), cell.source)
-        src = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))
-        exec(compile(src, "<cell>", "exec"), ns)
-    return ns
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if s == HIDDEN_BEGIN:
+                inside = True
+            elif s == HIDDEN_END:
+                inside = False
+            elif inside and s:
+                lines.add(s)
+    return lines
 
 
 def read_copy(nb):

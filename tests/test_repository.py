@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tomllib
@@ -28,20 +27,6 @@ def _solution_lines(nb) -> set[str]:
             elif s == "### END SOLUTION":
                 inside = False
             elif inside and len(s) >= 12 and not s.startswith("#") and s not in ('"""', "return out"):
-                lines.add(s)
-    return lines
-
-
-def _hidden_lines(nb) -> set[str]:
-    lines, inside = set(), False
-    for cell in nb.cells:
-        for line in cell.source.splitlines():
-            s = line.strip()
-            if s == notebooks.HIDDEN_BEGIN:
-                inside = True
-            elif s == notebooks.HIDDEN_END:
-                inside = False
-            elif inside and s:
                 lines.add(s)
     return lines
 
@@ -88,7 +73,7 @@ def test_release_holds_no_solution_and_no_hidden_test(task):
     released = "\n".join(c.source for c in notebooks.read(release_path).cells)
     public = "\n".join(c.source for c in src.cells if not notebooks.nbgrader_meta(c).get("solution")
                        and not notebooks.is_test_cell(c))  # e.g. a formula the instructions show
-    leaked = [line for line in _solution_lines(src) | _hidden_lines(src) if line in released and line not in public]
+    leaked = [line for line in _solution_lines(src) | notebooks.hidden_lines(src) if line in released and line not in public]
     assert leaked == []
 
 
@@ -137,4 +122,3 @@ def test_zygote_never_imports_the_answer_key_or_checks():
     code = (ROOT / "autograder" / "sandbox" / "zygote.py").read_text()
     imports = re.findall(r"^\s*(?:from|import) ([\w.]+)", code, flags=re.M)
     assert not any("answer_key" in i or "tasks" in i or "checking" in i for i in imports)
-    assert json.dumps(imports)

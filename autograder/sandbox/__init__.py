@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 from . import isolate, wire
 
@@ -167,12 +166,3 @@ class Zygote:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def wait_for(predicate, timeout: float) -> bool:  # small test helper
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()

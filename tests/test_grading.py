@@ -13,7 +13,7 @@ import json
 import pytest
 
 from autograder import course as course_mod
-from autograder import grade, merge, report
+from autograder import grade, merge, notebooks, report, submissions
 
 from .conftest import notebook_names, write_student
 from .helpers import ASSIGNMENTS, mutants_of, source_notebooks
@@ -76,12 +76,34 @@ def test_scores_are_recorded_in_the_gradebook_for_nbgrader_export(course, offici
         assert float(by_student["stub"]["score"]) == 0
 
 
+NOISY = """
+import sys, warnings
+_quiet_lstm = lstm_param_count
+def lstm_param_count(*args, **kwargs):
+    warnings.warn("a harmless warning")
+    print("a line on stderr", file=sys.stderr)
+    print("a line on stdout")
+    return _quiet_lstm(*args, **kwargs)
+"""
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_stock_nbgrader_autograde_gives_solution_full_and_stub_zero(course, tmp_path, assignment):
-    """`nbgrader autograde` unchanged on the repository: hidden checks run in-kernel."""
+    """`nbgrader autograde` unchanged on the repository: hidden checks run in-kernel.
+
+    A correct solution that warns and writes to stderr while the test cells
+    call it keeps its points there too (nbgrader_config.py's IgnorePattern).
+    """
     folder = course / "submitted-stock"
     write_student(course, folder, assignment, f"stock-solution-{assignment}")
     write_student(course, folder, assignment, f"stock-stub-{assignment}", stub=True)
+    if assignment == "exam22":
+        path = write_student(course, folder, assignment, "stock-noisy") / assignment / "lstm_params.ipynb"
+        nb = notebooks.read(path)
+        at = next(i for i, c in enumerate(nb.cells)
+                  if notebooks.nbgrader_meta(c).get("grade_id") == "lstm_param_count_solution")
+        nb.cells.insert(at + 1, notebooks.code(NOISY))
+        submissions.write(nb, path)
     course_mod.nbgrader_command(course, "autograde", assignment, "--CourseDirectory.submitted_directory=submitted-stock",
                                 "--force")
     course_mod.nbgrader_command(course, "export", "--to", str(tmp_path / "stock.csv"))
@@ -90,6 +112,21 @@ def test_stock_nbgrader_autograde_gives_solution_full_and_stub_zero(course, tmp_
     manual = sum(nb.manual_max for nb in course_mod.load_assignment(course, assignment).notebooks.values())
     assert float(full["score"]) == float(full["max_score"]) - manual
     assert float(rows[f"stock-stub-{assignment}"]["score"]) == 0
+    if assignment == "exam22":
+        assert float(rows["stock-noisy"]["score"]) == float(full["score"])
+    course_mod.nbgrader_command(course, "generate_feedback", assignment, "--force",
+                                "--student", f"stock-solution-{assignment}")
+    assert (course / "feedback" / f"stock-solution-{assignment}" / assignment).is_dir()
+
+
+def test_nbgrader_generate_feedback_on_official_results_shows_no_hidden_test(course, official):
+    """Official grading writes autograded/ without hidden tests, so stock feedback cannot show them."""
+    course_mod.nbgrader_command(course, "generate_feedback", "exam22", "--student", "solution", "--force")
+    pages = list((course / "feedback" / "solution" / "exam22").glob("*.html"))
+    assert len(pages) == len(notebook_names(course, "exam22"))
+    for page in pages:
+        text = page.read_text()
+        assert "run_hidden" not in text and "BEGIN HIDDEN" not in text
 
 
 def _without_volatile(rep):

@@ -157,7 +157,7 @@ def _insert(nb, code: str):
 
 
 def _edited_tests(nb):
-    """Test cells emptied, points inflated, checksums and grade_ids changed, cells duplicated."""
+    """Test cells emptied, points inflated, checksums and grade_ids changed, cells renamed and duplicated."""
     nb = notebooks.read_copy(nb)
     for cell in nb.cells:
         meta = notebooks.nbgrader_meta(cell)
@@ -165,6 +165,9 @@ def _edited_tests(nb):
             cell.source = "pass"
             meta["points"] = 100
             meta["checksum"] = "0" * 32
+            meta["grade_id"] = "renamed_" + meta["grade_id"]
+        elif meta.get("solution"):
+            meta["grade_id"] = "renamed_" + meta["grade_id"]
     nb.cells[0].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 50,
                                           "grade_id": "bonus", "schema_version": 3}
     nb.cells.extend(notebooks.read_copy(nb).cells)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..answer_key import value
-from ..checking import as_array, assert_close, check, expect, fail, rel_error
+from ..checking import as_array, assert_close, assert_rel_error, check, expect, fail
 from ..gradcheck import numerical_gradients
 
 TASK = "relu_softmax_mlp"
@@ -56,20 +56,8 @@ def _grads(student, X, Y, params, what):
 
 
 def assert_fd_close(actual, fd, what, tol=1e-5, floor=1e-9):
-    """CS231n relative error against finite differences, with an absolute floor.
-
-    Entries whose true gradient is exactly 0 (dead ReLU units) come out of central
-    differences as round-off of size ~1e-11; the plain relative error would call that
-    a 100% error. An entry fails when |a - fd| > max(tol * (|a| + |fd|), floor).
-    """
-    fd = np.asarray(fd, dtype=np.float64)
-    a = as_array(actual, what, shape=fd.shape)
-    if not np.all(np.isfinite(a)):
-        fail(f"{what}: contains inf or NaN")
-    bad = np.abs(a - fd) > np.maximum(tol * (np.abs(a) + np.abs(fd)), floor)
-    if np.any(bad):
-        fail(f"{what}: relative error {rel_error(a[bad], fd[bad]):.1e} against a numerical gradient "
-             f"(tolerance {tol:.0e})")
+    """Against finite differences, with an absolute floor for exactly-zero (dead ReLU) entries."""
+    assert_rel_error(actual, fd, what, tol=tol, floor=floor)
 
 
 def _key_point(name):

@@ -145,11 +145,12 @@ def table_text(reports: list) -> str:
         reps = sorted((r for r in reports if r["assignment"] == assignment), key=lambda r: r["student"])
         notebooks = sorted({r["notebook"] for rep in reps for r in rep["notebooks"]})
         width = max([len("student")] + [len(r["student"]) for r in reps])
-        head = f"{'student':<{width}}  " + "  ".join(f"{n[:14]:>14}" for n in notebooks) + "       total"
+        cols = {n: max(len(n), 7) for n in notebooks}
+        head = f"{'student':<{width}}  " + "  ".join(f"{n:>{cols[n]}}" for n in notebooks) + "       total"
         lines += [f"{assignment}:", head, "-" * len(head)]
         for rep in reps:
             by_nb = {r["notebook"]: r for r in rep["notebooks"]}
-            cells = "  ".join(f"{(_fmt(by_nb[n]['score']) + '/' + _fmt(by_nb[n]['max_score'])) if n in by_nb else '-':>14}"
+            cells = "  ".join(f"{(_fmt(by_nb[n]['score']) + '/' + _fmt(by_nb[n]['max_score'])) if n in by_nb else '-':>{cols[n]}}"
                               for n in notebooks)
             lines.append(f"{rep['student']:<{width}}  {cells}  {_fmt(rep['score']):>5}/{_fmt(rep['max_score'])}")
         lines.append("")

@@ -164,3 +164,22 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make demo" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+
+
+def test_check_through_the_command_line(two_notebooks):
+    assert _autograder("check", str(two_notebooks / "solved.ipynb")).returncode == 0
+    proc = _autograder("check", str(two_notebooks / "stub.ipynb"))
+    assert proc.returncode == 1 and "public tests 0/5 points [FAILED]" in proc.stdout
+
+
+def test_grade_takes_one_students_folder_or_a_folder_of_notebooks(course, submitted, official, tmp_path):
+    from autograder import grade
+
+    one = grade.run(submitted / "solution", "backprop", tmp_path / "one", root=course, echo=lambda m: None,
+                    gradebook=False)
+    assert [r["student"] for r in one] == ["solution"]
+    assert one[0]["score"] == official["backprop"]["solution"]["score"] == one[0]["max_score"]
+    bare = grade.run(submitted / "stub" / "backprop", "backprop", tmp_path / "bare", student="zoe", root=course,
+                     echo=lambda m: None, gradebook=False)
+    assert [r["student"] for r in bare] == ["zoe"] and bare[0]["score"] == 0
+    assert len(bare[0]["notebooks"]) == len(official["backprop"]["stub"]["notebooks"])

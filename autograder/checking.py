@@ -181,6 +181,22 @@ def as_array(value, what: str, *, shape=None, allow_scalar=False) -> np.ndarray:
     return value.astype(np.float64)
 
 
+def as_gradients(value, shapes: dict, what: str, *, strict: bool = False) -> dict:
+    """A dict with exactly the keys of ``shapes``, each an array of its shape; returned as float64.
+
+    ``strict`` also requires a floating-point dtype and finite entries.
+    """
+    if not isinstance(value, dict) or set(value) != set(shapes):
+        fail(f"{what}: expected a dict with exactly the keys {', '.join(shapes)}")
+    out = {}
+    for k, shape in shapes.items():
+        out[k] = as_array(value[k], f"{what}: gradient of {k}", shape=shape)
+        if strict:
+            expect(value[k].dtype.kind == "f", f"{what}: the gradient of {k} must be a float array")
+            expect(np.all(np.isfinite(out[k])), f"{what}: the gradient of {k} contains inf or NaN")
+    return out
+
+
 def as_number(value, what: str) -> float:
     if type(value) in (int, float) or (isinstance(value, np.generic) and np.dtype(value.dtype).kind in "biuf"):
         return float(value)

@@ -73,12 +73,10 @@ def encode(value, _depth: int = 0):
         # ndarray subclasses (np.matrix, masked arrays) are refused above by `t is`
         if arr.dtype.kind not in _KINDS or arr.dtype.hasobject:
             return {"__unsupported__": f"array of dtype {arr.dtype}"}
-        arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d arrays 1-d
-        payload = {
-            "dtype": arr.dtype.newbyteorder("<").str if arr.dtype.byteorder == ">" else arr.dtype.str,
-            "shape": list(arr.shape),
-            "data": base64.b64encode(arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()).decode("ascii"),
-        }
+        little = arr.dtype.newbyteorder("<")  # bytes travel little-endian
+        arr = np.ascontiguousarray(arr.astype(little, copy=False)).reshape(arr.shape)  # (keeps 0-d arrays 0-d)
+        payload = {"dtype": little.str, "shape": list(arr.shape),
+                   "data": base64.b64encode(arr.tobytes()).decode("ascii")}
         return {"__npscalar__" if t is not np.ndarray else "__ndarray__": payload}
     return {"__unsupported__": f"{t.__module__}.{t.__qualname__}"}
 

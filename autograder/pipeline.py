@@ -91,9 +91,9 @@ def prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
             source = spec.locked[gid][1]  # restored, as nbgrader does
             present.add(gid)
         cells.append((f"cell {index + 1}", source if isinstance(source, str) else ""))
-    missing = [(f"restored cell {gid}", src) for gid, (kind, src) in spec.locked.items()
-               if kind == "code" and gid not in present and gid not in spec.auto_ids]
-    missing.sort(key=lambda item: spec.order.index(item[0].split()[-1]) if item[0].split()[-1] in spec.order else 0)
+    order = spec.order + sorted(set(spec.locked) - set(spec.order))
+    missing = [(f"restored cell {gid}", spec.locked[gid][1]) for gid in order
+               if gid in spec.locked and spec.locked[gid][0] == "code" and gid not in present and gid not in spec.auto_ids]
     return Prepared(name, missing + cells, text=text)
 
 

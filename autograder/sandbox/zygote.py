@@ -81,17 +81,14 @@ def child_main(sock: socket.socket, config: dict, shell) -> None:
     os.closerange(3, keep)
     os.closerange(keep + 1, 65536)
     isolate.quiet_std_streams()
-    debug_env = os.environ.get("AUTOGRADER_SANDBOX_DEBUG") == "1"
+    debug = os.environ.get("AUTOGRADER_SANDBOX_DEBUG") == "1"  # developers only: the grader never sets it
     isolate.clean_environment(home)
-    if debug_env:
-        config["debug"] = True
     if isolated:
         isolate.drop_privileges(uid)
     isolate.die_with_parent()
     # Forget the grader's modules' origin: the package directory is hidden anyway.
     shell.user_ns.clear()
     shell.init_user_ns()
-    debug = os.environ.get("AUTOGRADER_SANDBOX_DEBUG") == "1" or config.get("debug")
     wire.send(sock, {"op": "ready", "isolated": isolated})
     while True:
         try:
@@ -103,7 +100,7 @@ def child_main(sock: socket.socket, config: dict, shell) -> None:
             result = shell.run_cell(str(message.get("code", "")), store_history=False)
             exc = result.error_before_exec or result.error_in_exec
             done = {"op": "done", "ok": exc is None, "error": None if exc is None else protocol._error_name(exc)}
-            if debug and exc is not None:  # developers only: never enabled by the grader
+            if debug and exc is not None:
                 done["detail"] = repr(exc)[:500]
             wire.send(sock, done)
         elif op == "req":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..answer_key import value
-from ..checking import as_array, assert_close, assert_rel_error, check, expect, fail
+from ..checking import as_gradients, assert_close, assert_rel_error, check, expect
 from ..gradcheck import numerical_gradients
 
 TASK = "relu_softmax_mlp"
@@ -50,9 +50,7 @@ def _random_problem(rng, N, D, H, C, scale=1.0):
 
 def _grads(student, X, Y, params, what):
     out = student.call(FN, X, Y, params["W1"], params["b1"], params["W2"], params["b2"])
-    if not isinstance(out, dict) or set(out) != set(KEYS):
-        fail(f"{what}: expected a dict with exactly the keys W1, b1, W2, b2")
-    return {k: as_array(out[k], f"{what}: gradient of {k}", shape=np.shape(params[k])) for k in KEYS}
+    return as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what)
 
 
 def assert_fd_close(actual, fd, what, tol=1e-5, floor=1e-9):
@@ -148,12 +146,7 @@ def test_shapes_and_inputs(student):
         args = [a.copy() for a in (X, Y, params["W1"], params["b1"], params["W2"], params["b2"])]
         out, after = student.call_keep_args(FN, *args)
         what = f"two_layer_gradients (N={N}, D={D}, H={H}, C={C})"
-        if not isinstance(out, dict) or set(out) != set(KEYS):
-            fail(f"{what}: expected a dict with exactly the keys W1, b1, W2, b2")
-        for k in KEYS:
-            arr = as_array(out[k], f"{what}: gradient of {k}", shape=np.shape(params[k]))
-            expect(out[k].dtype.kind == "f", f"{what}: the gradient of {k} must be a float array")
-            expect(np.all(np.isfinite(arr)), f"{what}: the gradient of {k} contains inf or NaN")
+        as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what, strict=True)
         for name, before, now in zip(("X", "Y", "W1", "b1", "W2", "b2"),
                                      (X, Y, params["W1"], params["b1"], params["W2"], params["b2"]), after):
             expect(isinstance(now, np.ndarray) and np.array_equal(now, before), f"{what} modified its argument {name}")

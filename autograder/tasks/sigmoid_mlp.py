@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..answer_key import value
-from ..checking import as_array, assert_close, assert_rel_error, check, expect, fail
+from ..checking import as_gradients, assert_close, assert_rel_error, check, expect
 from ..gradcheck import numerical_gradients
 
 TASK = "sigmoid_mlp"
@@ -57,11 +57,7 @@ def _shapes(params):
 
 def _grads(student, x, y, params, what):
     out = student.call(FN, x, y, params["W"], params["b1"], params["U"], params["b2"])
-    if not isinstance(out, dict):
-        fail(f"{what}: expected a dict with keys W, b1, U, b2")
-    if set(out) != set(KEYS):
-        fail(f"{what}: the dict must have exactly the keys W, b1, U, b2")
-    return {k: as_array(out[k], f"{what}: gradient of {k}", shape=np.shape(params[k])) for k in KEYS}
+    return as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what)
 
 
 def _point():
@@ -115,12 +111,7 @@ def test_shapes_and_inputs(student):
                 for a in (x, y, params["W"], params["b1"], params["U"], params["b2"])]
         out, after = student.call_keep_args(FN, *args)
         what = "sigmoid_mlp_gradients(" + ("one example" if np.ndim(x) == 1 else "a batch") + ")"
-        if not isinstance(out, dict) or set(out) != set(KEYS):
-            fail(f"{what}: expected a dict with exactly the keys W, b1, U, b2")
-        for k in KEYS:
-            arr = as_array(out[k], f"{what}: gradient of {k}", shape=np.shape(params[k]))
-            expect(out[k].dtype.kind == "f", f"{what}: the gradient of {k} must be a float array")
-            expect(np.all(np.isfinite(arr)), f"{what}: the gradient of {k} contains inf or NaN")
+        as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what, strict=True)
         names = ("x", "y", "W", "b1", "U", "b2")
         for name, before, now in zip(names, (x, y, params["W"], params["b1"], params["U"], params["b2"]), after):
             if isinstance(before, np.ndarray):

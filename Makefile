@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/autograder demo
 
 test: $(VENV)/.installed $(VENV)/.torch
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 generate: $(VENV)/.installed

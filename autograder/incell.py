@@ -10,19 +10,17 @@ grader instead (README, Security).
 
 from __future__ import annotations
 
-import importlib
-
-from . import protocol
-from .checking import CheckFailed, Student, seed_for
+from autograder import tasks
+from autograder.bridge import protocol
+from autograder.grading.checking import CheckFailed, Student, seed_for
 
 
 def run_hidden(task: str, check_name: str, namespace: dict) -> None:
-    """Run ``autograder.tasks.<task>.<check_name>`` against ``namespace``.
+    """Run ``autograder.tasks.<task>.checks.<check_name>`` against ``namespace``.
 
     Raises AssertionError with the check's message when it fails.
     """
-    module = importlib.import_module(f"autograder.tasks.{task}")
-    fn = getattr(module, check_name)
+    fn = getattr(tasks.load(task), check_name)
     student = Student(lambda request: protocol.serve(namespace, request), seed=seed_for(task, check_name))
     try:
         fn(student)

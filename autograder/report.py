@@ -1,9 +1,14 @@
-"""Everything a grading run writes: JSON reports, feedback HTML, grades CSV, summary.
+"""The report: its schema, and everything a grading run writes from it.
 
-All of it is built from the per-student report dicts alone, so that
-``autograder merge`` of shard outputs writes byte-identical files. Nothing
-here ever sees a check's source, an expected value or a hidden input: only
-verdicts and the messages checks wrote for students.
+``autograder grade`` writes one :class:`StudentReport` per student as
+``reports/<student>--<assignment>.json``; every other reader (``merge``, the
+gradebook, feedback pages, ``grades.csv``, ``summary.md``, and later the pull
+loop) reads those files, so the schema below is the contract between them.
+
+All renderings are built from the reports alone, so that ``autograder merge``
+of shard outputs writes byte-identical files. Nothing here ever sees a
+check's source, an expected value or a hidden input: only verdicts and the
+messages checks wrote for students. This module imports no other wing.
 """
 
 from __future__ import annotations
@@ -14,12 +19,48 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TypedDict
 
 REPORTS = "reports"
 FEEDBACK = "feedback"
 
 
-def student_report(student: str, assignment: str, results: list, isolation: str) -> dict:
+class TestResult(TypedDict):
+    """The verdict of one graded cell."""
+
+    grade_id: str  #: the test cell's nbgrader grade_id
+    max_points: float  #: its points, from the gradebook
+    points: float  #: points earned
+    status: str  #: passed | failed | error (the grader's fault) | manual (graded by hand)
+    message: str  #: what is wrong, written for the student ("" when passed)
+
+
+class NotebookResult(TypedDict):
+    """One notebook of a submission."""
+
+    notebook: str  #: the notebook's name without .ipynb (also its task's name)
+    status: str  #: graded | missing | malformed | error
+    problem: str | None  #: why it could not be graded fully, for the student
+    score: float  #: autograded points earned
+    max_score: float  #: autograded points available
+    manual_max: float  #: points of written answers, graded by hand
+    tests: list[TestResult]  #: in notebook order
+    cells: list[str]  #: notes on the student's cells (raised, skipped)
+
+
+class StudentReport(TypedDict):
+    """One student's submission of one assignment: ``reports/<student>--<assignment>.json``."""
+
+    student: str
+    assignment: str
+    score: float  #: autograded points earned, all notebooks
+    max_score: float  #: autograded points available
+    manual_max: float  #: written-answer points, graded by hand (not in max_score)
+    isolation: str  #: how student code was confined
+    notebooks: list[NotebookResult]  #: sorted by notebook name
+
+
+def student_report(student: str, assignment: str, results: list, isolation: str) -> StudentReport:
     score = sum(r["score"] for r in results)
     max_score = sum(r["max_score"] for r in results)
     manual = sum(r.get("manual_max", 0) for r in results)
@@ -28,7 +69,7 @@ def student_report(student: str, assignment: str, results: list, isolation: str)
             "manual_max": manual, "isolation": isolation, "notebooks": sorted(notebooks, key=lambda r: r["notebook"])}
 
 
-def write_student(out: Path, report: dict, sources: dict) -> None:
+def write_student(out: Path, report: StudentReport, sources: dict) -> None:
     """JSON report and one feedback page per notebook (``sources``: notebook -> student's cells)."""
     student, assignment = report["student"], report["assignment"]
     path = out / REPORTS / f"{_safe(student)}--{_safe(assignment)}.json"
@@ -53,12 +94,21 @@ def _fmt(x: float) -> str:
 STATUS_MARK = {"passed": "passed", "failed": "FAILED", "manual": "graded by hand", "error": "ERROR"}
 
 
-def feedback_html(report: dict, result: dict, cells: list) -> str:
+def _test_row(t: TestResult) -> str:
     e = html.escape
-    rows = "".join(
-        f"<tr class='{e(t['status'])}'><td><code>{e(t['grade_id'])}</code></td>"
-        f"<td>{'&ndash;' if t['status'] == 'manual' else _fmt(t['points'])} / {_fmt(t['max_points'])}</td><td>{e(STATUS_MARK.get(t['status'], t['status']))}</td>"
-        f"<td>{e(t['message'] if t['status'] != 'manual' else '')}</td></tr>" for t in result["tests"])
+    manual = t["status"] == "manual"
+    points = f"{'&ndash;' if manual else _fmt(t['points'])} / {_fmt(t['max_points'])}"
+    return (f"<tr class='{e(t['status'])}'><td><code>{e(t['grade_id'])}</code></td><td>{points}</td>"
+            f"<td>{e(STATUS_MARK.get(t['status'], t['status']))}</td>"
+            f"<td>{e(t['message'] if not manual else '')}</td></tr>")
+
+
+def feedback_html(report: StudentReport, result: NotebookResult, cells: list) -> str:
+    e = html.escape
+    rows = "".join(_test_row(t) for t in result["tests"])
+    score = f"{_fmt(result['score'])} / {_fmt(result['max_score'])}"
+    manual = (f"&middot; plus {_fmt(result['manual_max'])} points of written answers, graded by hand"
+              if result.get("manual_max") else "")
     notes = "".join(f"<li>{e(n)}</li>" for n in result.get("cells", []))
     problem = f"<p class='problem'><b>Problem:</b> {e(result['problem'])}</p>" if result.get("problem") else ""
     code = "".join(f"<h3>{e(label)}</h3><pre>{e(src)}</pre>" for label, src in cells)
@@ -70,8 +120,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 tr.passed td:nth-child(3){{color:#070}}tr.failed td:nth-child(3),tr.error td:nth-child(3){{color:#b00}}
 pre{{background:#f6f6f6;padding:.6em;overflow-x:auto}}.problem{{color:#b00}}</style></head>
 <body><h1>{e(report['assignment'])} / {e(result['notebook'])}</h1>
-<p>Student: <b>{e(report['student'])}</b> &middot; Autograded score: <b>{_fmt(result['score'])} / {_fmt(result['max_score'])}</b>
-{f"&middot; plus {_fmt(result['manual_max'])} points of written answers, graded by hand" if result.get('manual_max') else ""}
+<p>Student: <b>{e(report['student'])}</b> &middot; Autograded score: <b>{score}</b>
+{manual}
 &middot; Status: {e(result['status'])}</p>{problem}
 <h2>Tests</h2><table><tr><th>test</th><th>points</th><th>result</th><th>what is wrong</th></tr>{rows}</table>
 {f"<h2>Notes on your cells</h2><ul>{notes}</ul>" if notes else ""}
@@ -116,8 +166,10 @@ def summary_markdown(reports: list) -> str:
             cells = []
             for n in notebooks:
                 r = by_nb.get(n)
-                cells.append("" if r is None else _fmt(r["score"]) + ("" if r["status"] == "graded" else f" ({r['status']})"))
-            lines.append(f"| {rep['student']} | " + " | ".join(cells) + f" | **{_fmt(rep['score'])} / {_fmt(rep['max_score'])}** |")
+                flag = "" if r is None or r["status"] == "graded" else f" ({r['status']})"
+                cells.append("" if r is None else _fmt(r["score"]) + flag)
+            total = f"**{_fmt(rep['score'])} / {_fmt(rep['max_score'])}**"
+            lines.append(f"| {rep['student']} | " + " | ".join(cells) + f" | {total} |")
         lines.append("")
     isolation = sorted({r.get("isolation", "?") for r in reports})
     manual = max((r.get("manual_max", 0) for r in reports), default=0)
@@ -150,8 +202,9 @@ def table_text(reports: list) -> str:
         lines += [f"{assignment}:", head, "-" * len(head)]
         for rep in reps:
             by_nb = {r["notebook"]: r for r in rep["notebooks"]}
-            cells = "  ".join(f"{(_fmt(by_nb[n]['score']) + '/' + _fmt(by_nb[n]['max_score'])) if n in by_nb else '-':>{cols[n]}}"
-                              for n in notebooks)
+            marks = {n: f"{_fmt(by_nb[n]['score'])}/{_fmt(by_nb[n]['max_score'])}" if n in by_nb else "-"
+                     for n in notebooks}
+            cells = "  ".join(f"{marks[n]:>{cols[n]}}" for n in notebooks)
             lines.append(f"{rep['student']:<{width}}  {cells}  {_fmt(rep['score']):>5}/{_fmt(rep['max_score'])}")
         lines.append("")
     return "\n".join(lines)

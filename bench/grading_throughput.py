@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder import course as course_mod  # noqa: E402
-from autograder import notebooks, submissions  # noqa: E402
+from autograder.course import notebooks, submissions  # noqa: E402
 
 
 def fabricate(work: Path, assignment: str, students: int) -> list[str]:
@@ -78,7 +78,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=12)
     parser.add_argument("--assignment", default="exam22")
-    parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader (to measure --jobs scaling on big classes)")
+    parser.add_argument("--no-stock", action="store_true",
+                        help="skip stock nbgrader (to measure --jobs scaling on big classes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="autograder-bench-") as tmp:
         work = Path(tmp)
@@ -93,7 +94,8 @@ def main() -> int:
         py = sys.executable
         runs = {}
         if not args.no_stock:
-            runs["stock nbgrader autograde"] = timed([py, "-m", "nbgrader", "autograde", args.assignment, "--force"], work)
+            stock_cmd = [py, "-m", "nbgrader", "autograde", args.assignment, "--force"]
+            runs["stock nbgrader autograde"] = timed(stock_cmd, work)
             stock = stock_scores(work, args.assignment)
         results = {}
         for jobs in (1, 2):
@@ -104,7 +106,8 @@ def main() -> int:
             results[jobs] = our_scores(out)
         spec = course_mod.load_assignment(work, args.assignment)
         manual = sum(c.points for nb in spec.notebooks.values() for c in nb.grade_cells if not c.auto)
-        agree = results[1] == results[2] and (args.no_stock or all(abs(stock[s] - results[1][s]) < 1e-9 for s in results[1]))
+        stock_agrees = args.no_stock or all(abs(stock[s] - results[1][s]) < 1e-9 for s in results[1])
+        agree = results[1] == results[2] and stock_agrees
         base = runs.get("stock nbgrader autograde", runs["autograder grade --jobs 1"])
         versus = "vs jobs 1" if args.no_stock else "vs stock"
         print(f"\n{'run':<28} {'seconds':>8} {'s/notebook':>11} {'throughput ' + versus:>20}")
@@ -114,7 +117,8 @@ def main() -> int:
               f"(manually graded points, {manual:g} per student, are excluded by all)")
         if not agree:
             for s in sorted(results[1]):
-                print(f"  {s}: stock {None if args.no_stock else stock.get(s)} | jobs1 {results[1][s]} | jobs2 {results[2].get(s)}")
+                print(f"  {s}: stock {None if args.no_stock else stock.get(s)} | jobs1 {results[1][s]} "
+                      f"| jobs2 {results[2].get(s)}")
         return 0 if agree else 1
 
 

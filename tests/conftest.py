@@ -2,7 +2,7 @@
 
 The course is a copy of source/ + nbgrader_config.py in a temporary folder,
 released with stock `nbgrader generate_assignment`. Submissions are built
-from the release notebooks (autograder.submissions), the way students make
+from the release notebooks (autograder.course.submissions), the way students make
 them: `solution` (every solution cell filled in), `stub` (untouched), and
 one student per known-wrong implementation (`m-<task>-<mutant>`: that task
 mutated, every other task of the assignment solved).
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from autograder import course as course_mod
-from autograder import grade, notebooks, submissions
+from autograder.commands import grade
+from autograder.course import notebooks, submissions
 
 from .helpers import ASSIGNMENTS, ROOT, mutants_of
 

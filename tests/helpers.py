@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from autograder import notebooks, protocol
-from autograder.checking import CheckFailed, Student, checks_of, seed_for
+from autograder.bridge import protocol
+from autograder.course import notebooks
+from autograder.grading.checking import CheckFailed, Student, checks_of, seed_for
 from autograder.tasks import load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,9 @@ import json
 import pytest
 
 from autograder import course as course_mod
-from autograder import grade, merge, notebooks, report, submissions
+from autograder import report
+from autograder.commands import grade, merge
+from autograder.course import notebooks, submissions
 
 from .conftest import notebook_names, write_student
 from .helpers import ASSIGNMENTS, mutants_of, source_notebooks
@@ -29,7 +31,8 @@ def _failed(rep, notebook):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_earns_full_points(official, assignment):
     rep = official[assignment]["solution"]
-    assert rep["score"] == rep["max_score"] > 0, [(r["notebook"], _failed(rep, r["notebook"])) for r in rep["notebooks"]]
+    failed = [(r["notebook"], _failed(rep, r["notebook"])) for r in rep["notebooks"]]
+    assert rep["score"] == rep["max_score"] > 0, failed
     assert all(r["status"] == "graded" for r in rep["notebooks"])
 
 
@@ -104,10 +107,12 @@ def test_stock_nbgrader_autograde_gives_solution_full_and_stub_zero(course, tmp_
                   if notebooks.nbgrader_meta(c).get("grade_id") == "lstm_param_count_solution")
         nb.cells.insert(at + 1, notebooks.code(NOISY))
         submissions.write(nb, path)
-    course_mod.nbgrader_command(course, "autograde", assignment, "--CourseDirectory.submitted_directory=submitted-stock",
+    course_mod.nbgrader_command(course, "autograde", assignment,
+                                "--CourseDirectory.submitted_directory=submitted-stock",
                                 "--force")
     course_mod.nbgrader_command(course, "export", "--to", str(tmp_path / "stock.csv"))
-    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "stock.csv").open()) if r["assignment"] == assignment}
+    with (tmp_path / "stock.csv").open() as fh:
+        rows = {r["student_id"]: r for r in csv.DictReader(fh) if r["assignment"] == assignment}
     full = rows[f"stock-solution-{assignment}"]
     manual = sum(nb.manual_max for nb in course_mod.load_assignment(course, assignment).notebooks.values())
     assert float(full["score"]) == float(full["max_score"]) - manual

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 
 import pytest
 
-from autograder import answer_key, generate, notebooks
+from autograder.commands import generate
+from autograder.course import notebooks
+from autograder.tasks import answer_key
 
 from .helpers import ASSIGNMENTS, ROOT, source_notebooks
 
@@ -73,7 +74,8 @@ def test_release_holds_no_solution_and_no_hidden_test(task):
     released = "\n".join(c.source for c in notebooks.read(release_path).cells)
     public = "\n".join(c.source for c in src.cells if not notebooks.nbgrader_meta(c).get("solution")
                        and not notebooks.is_test_cell(c))  # e.g. a formula the instructions show
-    leaked = [line for line in _solution_lines(src) | notebooks.hidden_lines(src) if line in released and line not in public]
+    secret = _solution_lines(src) | notebooks.hidden_lines(src)
+    leaked = [line for line in secret if line in released and line not in public]
     assert leaked == []
 
 
@@ -97,9 +99,8 @@ def test_notebooks_are_normalised_without_outputs(folder):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_answer_key_entries_name_their_source(task):
-    with (ROOT / "autograder" / "answer_key" / f"{task}.toml").open("rb") as fh:
-        key = tomllib.load(fh)
-    assert key, f"{task}.toml is empty"
+    key = answer_key.raw(task)
+    assert key, f"autograder/tasks/{task}/key.toml is empty"
     for name, entry in key.items():
         for field in ("document", "problem", "verified"):
             assert entry.get(field), f"{task}.{name} lacks {field}"
@@ -111,7 +112,7 @@ def test_answer_key_entries_name_their_source(task):
 
 def test_every_task_has_checks_key_mutants_and_key_tests():
     for task in TASKS:
-        assert (ROOT / "autograder" / "tasks" / f"{task}.py").is_file()
+        assert (ROOT / "autograder" / "tasks" / task / "checks.py").is_file()
         assert task in answer_key.tasks()
         assert (ROOT / "tests" / "mutants" / f"{task}.py").is_file()
         assert (ROOT / "tests" / "key" / f"test_{task}.py").is_file()

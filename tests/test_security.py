@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import answer_key, grade, notebooks, submissions
-from autograder.pipeline import Limits
+from autograder.commands import grade
+from autograder.course import notebooks, submissions
+from autograder.grading.pipeline import Limits
+from autograder.tasks import answer_key
 
 from .conftest import release_nb, source_nb
 from .helpers import ROOT, source_notebooks
@@ -86,7 +88,7 @@ def _drop(lines):
     return [l for l in lines if 'raise NotImplementedError' not in l and 'assert' not in l]
 get_ipython().input_transformers_post.append(_drop)
 """, 0),
-    "pre_run_cell_hook_prints_sources": ("stub", f"""
+    "pre_run_cell_hook_prints_sources": ("stub", """
 import os, sys
 def _spy(info):
     src = getattr(info, 'raw_cell', '') or ''
@@ -98,8 +100,8 @@ get_ipython().events.register('post_run_cell', lambda r: os.write(2, repr(dict(o
 """, 0),
     # no leaks: reading what the grader holds (success would define the solution)
     "read_source_notebook": ("stub", if_breached("open('{root}/source/exam22/lstm_params.ipynb').read()"), 0),
-    "read_answer_key": ("stub", if_breached(f"open('{PKG}/answer_key/lstm_params.toml').read()"), 0),
-    "import_the_grader_package": ("stub", if_breached("__import__('autograder.tasks.lstm_params')"), 0),
+    "read_answer_key": ("stub", if_breached(f"open('{PKG}/tasks/lstm_params/key.toml').read()"), 0),
+    "import_the_grader_package": ("stub", if_breached("__import__('autograder.tasks.lstm_params.checks')"), 0),
     "read_the_gradebook": ("stub", if_breached("open('{root}/gradebook.db','rb').read(16) == b'SQLite format 3\\x00'"), 0),
     "read_other_submissions": ("stub", if_breached("open('{folder}/reference/exam22/lstm_params.ipynb').read()"), 0),
     "read_grader_environment": ("stub", if_breached(f"'{SECRET_PREFIX}' in str(dict(__import__('os').environ))"), 0),
@@ -317,7 +319,7 @@ def _hidden_material() -> list[str]:
     lines = set()
     for path in source_notebooks().values():
         lines |= notebooks.hidden_lines(notebooks.read(path))
-    for path in (ROOT / "autograder" / "tasks").glob("*.py"):
+    for path in (ROOT / "autograder" / "tasks").glob("*/checks.py"):
         for line in path.read_text().splitlines():
             s = line.strip()
             if len(s) >= 30 and not s.startswith(("#", "import ", "from ", '"""')) and s not in visible:

@@ -6,8 +6,8 @@ in test_grading.py; these run in seconds and name the task and check at fault.
 
 import pytest
 
-from autograder import notebooks
-from autograder.checking import checks_of
+from autograder.course import notebooks
+from autograder.grading.checking import checks_of
 from autograder.tasks import load
 
 from .helpers import mutants_of, run_checks_locally, source_notebooks, stub_notebook

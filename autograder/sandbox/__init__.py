@@ -128,7 +128,8 @@ class Zygote:
               timeout: float = 30) -> Session:
         if self.proc.poll() is not None:
             self.start()
-        config = {"uid_base": self.config.uid_base, "isolate": self.config.isolate, "hide": [str(p) for p in self.config.hide],
+        config = {"uid_base": self.config.uid_base, "isolate": self.config.isolate,
+                  "hide": [str(p) for p in self.config.hide],
                   "memory_bytes": self.config.memory_bytes, "file_bytes": self.config.file_bytes,
                   "processes": self.config.processes, "cpu_seconds": self.config.cpu_seconds,
                   "notebook_name": notebook_name, "notebook_text": notebook_text}

@@ -43,7 +43,7 @@ def preload():
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    from .. import codec, protocol  # noqa: F401
+    from autograder.bridge import codec, protocol  # noqa: F401
 
     config = Config()
     config.HistoryManager.enabled = False
@@ -55,7 +55,7 @@ def preload():
 
 def child_main(sock: socket.socket, config: dict, shell) -> None:
     """Confine this (forked) process, then serve cells and requests until told to stop."""
-    from .. import protocol
+    from autograder.bridge import protocol
 
     os.setsid()
     uid = config["uid_base"] + os.getpid()  # unique machine-wide while this process lives

@@ -1,4 +1,4 @@
-"""Independent confirmation of every value in answer_key/bank_rnn.toml.
+"""Independent confirmation of every value in autograder/tasks/bank_rnn/key.toml.
 
 Balances come from plain bookkeeping (no network), the states from the ReLU
 recurrence with the document's weights in NumPy, and again from torch.nn.RNN
@@ -8,7 +8,7 @@ when torch is installed.
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, value
+from autograder.tasks.answer_key import entry, value
 
 TASK = "bank_rnn"
 
@@ -61,7 +61,7 @@ def test_exam_states():
 
 
 def test_document_weights_behave():
-    from autograder.tasks.bank_rnn import random_account
+    from autograder.tasks.bank_rnn.checks import random_account
 
     w = entry(TASK, "exam_weights")
     rng = np.random.default_rng(2022)

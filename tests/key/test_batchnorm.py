@@ -1,4 +1,4 @@
-"""Independent confirmation of every value of autograder/answer_key/batchnorm.toml.
+"""Independent confirmation of every value of autograder/tasks/batchnorm/key.toml.
 
 Forward values: plain NumPy, and torch.nn.functional.batch_norm. Gradients:
 float64 central finite differences of the loss with the batch statistics frozen
@@ -10,8 +10,8 @@ autograd without detaching.
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, raw, value
-from autograder.gradcheck import numerical_gradient, numerical_gradients
+from autograder.grading.gradcheck import numerical_gradient, numerical_gradients
+from autograder.tasks.answer_key import entry, raw, value
 
 TASK = "batchnorm"
 

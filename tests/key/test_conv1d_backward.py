@@ -1,4 +1,4 @@
-"""Independent confirmation of every value in autograder/answer_key/conv1d_backward.toml.
+"""Independent confirmation of every value in autograder/tasks/conv1d_backward/key.toml.
 
 Forward values from explicit Python loops; every gradient from float64 central
 differences of the loss seen as a function of that intermediate; the whole chain
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, raw, value
-from autograder.gradcheck import numerical_gradient
+from autograder.grading.gradcheck import numerical_gradient
+from autograder.tasks.answer_key import entry, raw, value
 
 TASK = "conv1d_backward"
 

@@ -1,8 +1,8 @@
-"""Independent confirmation of autograder/answer_key/lstm_params.toml."""
+"""Independent confirmation of autograder/tasks/lstm_params/key.toml."""
 
 import pytest
 
-from autograder.answer_key import entry, value
+from autograder.tasks.answer_key import entry, value
 
 TASK = "lstm_params"
 

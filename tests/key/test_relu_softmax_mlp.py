@@ -1,4 +1,4 @@
-"""Independent confirmation of autograder/answer_key/relu_softmax_mlp.toml.
+"""Independent confirmation of autograder/tasks/relu_softmax_mlp/key.toml.
 
 The document is symbolic; the key's numbers are the task author's verification
 batches. They are recomputed here with float64 central finite differences, torch
@@ -9,8 +9,8 @@ defined) an explicit per-example, per-entry loop with ReLU'(0) = 0.
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, value
-from autograder.gradcheck import numerical_gradient, numerical_gradients
+from autograder.grading.gradcheck import numerical_gradient, numerical_gradients
+from autograder.tasks.answer_key import entry, value
 
 TASK = "relu_softmax_mlp"
 KEYS = ("W1", "b1", "W2", "b2")

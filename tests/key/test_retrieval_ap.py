@@ -1,11 +1,11 @@
-"""Independent confirmation of every value of autograder/answer_key/retrieval_ap.toml."""
+"""Independent confirmation of every value of autograder/tasks/retrieval_ap/key.toml."""
 
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, raw, value
+from autograder.tasks.answer_key import entry, raw, value
 
 TASK = "retrieval_ap"
 

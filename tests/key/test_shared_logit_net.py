@@ -1,4 +1,4 @@
-"""Independent confirmation of every value in autograder/answer_key/shared_logit_net.toml.
+"""Independent confirmation of every value in autograder/tasks/shared_logit_net/key.toml.
 
 Forward values by direct evaluation; every derivative by float64 central differences
 of a loss written here from scratch (not the task module's reference), and again by
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, raw, value
-from autograder.gradcheck import numerical_gradient
+from autograder.grading.gradcheck import numerical_gradient
+from autograder.tasks.answer_key import entry, raw, value
 
 TASK = "shared_logit_net"
 NAMES = ("w1", "b1", "w2", "b2")

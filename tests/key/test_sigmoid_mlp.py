@@ -1,4 +1,4 @@
-"""Independent confirmation of autograder/answer_key/sigmoid_mlp.toml.
+"""Independent confirmation of autograder/tasks/sigmoid_mlp/key.toml.
 
 The document is symbolic; the key's numbers are the task author's verification
 point. They are recomputed here with float64 central finite differences of a
@@ -8,8 +8,8 @@ loss written independently (log-sigmoid form) and with torch autograd.
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, value
-from autograder.gradcheck import numerical_gradient, numerical_gradients
+from autograder.grading.gradcheck import numerical_gradient, numerical_gradients
+from autograder.tasks.answer_key import entry, value
 
 TASK = "sigmoid_mlp"
 KEYS = ("W", "b1", "U", "b2")

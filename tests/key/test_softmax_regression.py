@@ -1,4 +1,4 @@
-"""Independent confirmation of autograder/answer_key/softmax_regression.toml.
+"""Independent confirmation of autograder/tasks/softmax_regression/key.toml.
 
 numpy + float64 central differences of the categorical cross-entropy (written
 here with scipy-free log-sum-exp), and torch (float64) where available.
@@ -7,8 +7,8 @@ here with scipy-free log-sum-exp), and torch (float64) where available.
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry, value
-from autograder.gradcheck import numerical_gradient
+from autograder.grading.gradcheck import numerical_gradient
+from autograder.tasks.answer_key import entry, value
 
 TASK = "softmax_regression"
 

@@ -1,4 +1,4 @@
-"""Independent confirmation of every value in answer_key/softplus_layer.toml.
+"""Independent confirmation of every value in autograder/tasks/softplus_layer/key.toml.
 
 Softplus and sigmoid are evaluated with 60-digit decimal arithmetic (standard
 library), derivatives with float64 central finite differences, and again with
@@ -10,9 +10,9 @@ from decimal import Decimal, localcontext
 import numpy as np
 import pytest
 
-from autograder.answer_key import entry
-from autograder.checking import rel_error
-from autograder.gradcheck import numerical_gradient
+from autograder.grading.checking import rel_error
+from autograder.grading.gradcheck import numerical_gradient
+from autograder.tasks.answer_key import entry
 
 TASK = "softplus_layer"
 

@@ -1,0 +1,1 @@
+"""The task ``bank_rnn``: its checks (``checks.py``) and answer key (``key.toml``)."""

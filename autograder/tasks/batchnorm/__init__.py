@@ -1,0 +1,1 @@
+"""The task ``batchnorm``: its checks (``checks.py``) and answer key (``key.toml``)."""

@@ -1,0 +1,1 @@
+"""The task ``lstm_params``: its checks (``checks.py``) and answer key (``key.toml``)."""

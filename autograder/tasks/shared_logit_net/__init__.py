@@ -1,0 +1,1 @@
+"""The task ``shared_logit_net``: its checks (``checks.py``) and answer key (``key.toml``)."""

@@ -1,0 +1,1 @@
+"""The task ``softplus_layer``: its checks (``checks.py``) and answer key (``key.toml``)."""

@@ -14,7 +14,10 @@ import html
 import json
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ import pytest
 from autograder.commands import grade
 from autograder.course import notebooks, submissions
 from autograder.grading.pipeline import Limits
+from autograder.sandbox import isolate
 from autograder.tasks import answer_key
 
 from .conftest import release_nb, source_nb
@@ -46,6 +50,21 @@ def lstm_param_count(input_size, hidden_size, num_layers=1, bias_vectors=1):
     return t
 exam_lstm_params = lstm_param_count(2, 3, num_layers=2)
 '''
+
+
+FORGE = """
+import os, json, struct, stat
+def _forge(message):
+    fd = next(f for f in range(3, 1000) if _is_socket(f))
+    data = json.dumps(message).encode()
+    os.write(fd, struct.pack('!Q', len(data)) + data)
+    os._exit(0)
+def _is_socket(f):
+    try:
+        return stat.S_ISSOCK(os.fstat(f).st_mode)
+    except OSError:
+        return False
+"""
 
 
 def if_breached(condition: str) -> str:
@@ -122,6 +141,54 @@ for folder in ['{out}', '{out}/reports', '{root}/autograded']:
         pass
 """, 0),
     "kill_every_process": ("solved", "end:import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept Exception:\n    pass", 5),
+    # no leak through the environment block (prctl makes /proc/self/environ readable again)
+    "read_environ_after_prctl": ("stub", if_breached(
+        f"__import__('ctypes').CDLL(None).prctl(4, 1, 0, 0, 0) == 0 and "
+        f"b'{SECRET_PREFIX}' in open('/proc/self/environ', 'rb').read()"), 0),
+    # no leak from another copy of the course on the machine (the view is an allowlist)
+    "read_another_copy_of_the_course": ("stub", if_breached("open('{copy}').read()"), 0),
+    # no student-controlled names come back (type and exception names are fixed ones)
+    "type_name_channel": ("stub", """
+class Leak_zz_type_0_25:
+    pass
+rnn_param_count = lambda *a, **k: Leak_zz_type_0_25()
+lstm_param_count = lambda *a, **k: Leak_zz_type_0_25()
+exam_lstm_params = Leak_zz_type_0_25()
+""", 0),
+    "exception_name_channel": ("stub", """
+class Leak_zz_exc_0_25(ArithmeticError):
+    pass
+def rnn_param_count(*a, **k):
+    raise Leak_zz_exc_0_25('0.25')
+lstm_param_count = rnn_param_count
+""", 0),
+    # one student cannot outlive or starve the others (PID/IPC namespaces, cgroups)
+    "cpu_hogs_in_new_sessions": ("solved", "end:import os\nfor _ in range(20):\n    if os.fork() == 0:\n"
+                                 "        os.setsid()\n        while True:\n            pass", 5),
+    "fork_and_setsid_escaper": ("solved", "end:import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n"
+                                "    if os.fork() == 0:\n        while True:\n            time.sleep(1)\n"
+                                "    os._exit(0)\nos.waitpid(pid, 0)", 5),
+    "sysv_shared_memory": ("solved", "end:import ctypes\n_libc = ctypes.CDLL(None)\n"
+                           "for _ in range(4):\n    _libc.shmget(0, 16 << 20, 0o1600)", 5),
+    # the wire and the codec: forged, oversized or over-complex replies cost only that test
+    "forged_reply_padded_with_junk": ("solved", "end:" + FORGE + """
+_real = rnn_param_count
+def rnn_param_count(*a, **k):
+    _forge({'op': 'reply', 'reply': {'ok': True, 'value': _real(*a, **k), 'junk': 'x' * (8 << 20)}})
+""", 4),
+    "reply_with_crafted_array_shape": ("solved", """end:import sys
+_codec = sys.modules['autograder.bridge.codec']  # the child's own encoder, patched
+_encode = _codec.encode
+_CRAFTED = object()
+def _crafted(value, _depth=0):
+    if value is _CRAFTED:
+        return {'__ndarray__': {'dtype': '<f8', 'shape': [2**62, 2**62, 2**40], 'data': ''}}
+    return _encode(value, _depth)
+_codec.encode = _crafted
+def rnn_param_count(*a, **k):
+    return _CRAFTED
+""", 4),
+    "reply_of_many_empty_lists": ("solved", "end:def rnn_param_count(*a, **k):\n    return [[]] * 2_100_000", 4),
     # a report for everyone, bounded in time; honest code is not punished
     "crash_in_a_cell": ("solved", "end:raise RuntimeError('boom')", 5),
     "sys_exit": ("solved", "end:import sys\nsys.exit(3)", 5),
@@ -185,8 +252,10 @@ def hostile(course, tmp_path_factory):
     solved = submissions.solved(rel, source_nb(course, "exam22", NB))
     bases = {"stub": rel, "solved": solved}
     expected = {}
+    copy = _course_copy(root)
     for name, (base, code, points) in CASES.items():
         code = code.replace("{root}", str(root)).replace("{out}", str(out)).replace("{folder}", str(folder))
+        code = code.replace("{copy}", str(copy))
         submissions.write(_insert(bases[base], code), folder / name / "exam22" / f"{NB}.ipynb")
         expected[name] = (points, "graded")
     text = notebooks.dumps(solved)
@@ -221,9 +290,37 @@ def hostile(course, tmp_path_factory):
     before = _gradebook_rows(root)
     log = []
     limits = Limits(cell_seconds=3, notebook_seconds=40)
-    reports = grade.run(folder, "exam22", out, jobs=2, root=root, limits=limits, echo=log.append)
-    return {"reports": {r["student"]: r for r in reports}, "expected": expected, "out": out, "log": log,
-            "root": root, "before": before, "folder": folder}
+    tmp = tmp_path_factory.mktemp("hostile-tmp")  # the run's TMPDIR: must be empty afterwards
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(tmp), None
+    isolate.become_subreaper()  # whatever of this run outlives it is re-parented here (see the survival test)
+    try:
+        reports = grade.run(folder, "exam22", out, jobs=2, root=root, limits=limits, echo=log.append)
+    finally:
+        tempfile.tempdir = saved[1]
+        if saved[0] is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        shutil.rmtree(copy.parents[2])
+    yield {"reports": {r["student"]: r for r in reports}, "expected": expected, "out": out, "log": log,
+           "root": root, "before": before, "folder": folder, "tmp": tmp}
+    isolate.unset_subreaper()
+
+
+def _course_copy(root: Path) -> Path:
+    """A world-readable copy of the solution notebook elsewhere on the machine (outside all the grader names)."""
+    base = Path("/srv") if Path("/srv").is_dir() else Path("/opt")
+    folder = Path(tempfile.mkdtemp(prefix="autograder-test-copy-", dir=base))
+    folder.chmod(0o755)
+    nb = folder / "source" / "exam22" / f"{NB}.ipynb"
+    nb.parent.mkdir(parents=True)
+    for p in (nb.parent.parent, nb.parent):
+        p.chmod(0o755)
+    text = notebooks.dumps(submissions.solved(release_nb(root, "exam22", NB), source_nb(root, "exam22", NB)))
+    nb.write_text(text)
+    nb.chmod(0o644)
+    return nb
 
 
 def _gradebook_rows(root):
@@ -292,17 +389,68 @@ def test_writes_to_the_gradebook_and_outputs_do_not_land(hostile):
     assert not (hostile["root"] / "autograded" / "write_gradebook_and_outputs--exam22.json").exists()
 
 
+def _status(pid: str) -> dict:
+    with open(f"/proc/{pid}/status") as fh:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in fh if ":\t" in line)
+
+
+def _descends_from_us(pid: str) -> bool:
+    me, seen = os.getpid(), 0
+    while pid not in ("0", "1") and seen < 100:
+        if int(pid) == me:
+            return True
+        try:
+            pid = _status(pid)["PPid"].strip()
+        except (OSError, KeyError):
+            return False
+        seen += 1
+    return False
+
+
 def test_no_sandbox_process_survives(hostile):
+    """Only this run's processes: the fixture made this process the subreaper of everything it started."""
     leftovers = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                uid = int(next(l for l in open(f"/proc/{entry}/status") if l.startswith("Uid:")).split()[1])
-            except (OSError, StopIteration):
+                status = _status(entry)
+                uid = int(status["Uid"].split()[0])
+            except (OSError, KeyError, ValueError):
                 continue
-            if uid >= 200_000:
+            if uid >= 200_000 and not status["State"].startswith("Z") and _descends_from_us(entry):
                 leftovers.append(entry)
     assert leftovers == []
+
+
+def test_no_shared_memory_segment_survives(hostile):
+    with open("/proc/sysvipc/shm") as fh:
+        owners = [int(line.split()[7]) for line in fh.readlines()[1:]]
+    assert not [uid for uid in owners if uid >= 200_000]
+
+
+def test_the_run_leaves_nothing_in_its_temporary_folder(hostile):
+    for _ in range(100):  # a zygote removes its scratch folder as it exits, just after the run returns
+        if not os.listdir(hostile["tmp"]):
+            break
+        time.sleep(0.05)
+    assert os.listdir(hostile["tmp"]) == []
+
+
+@pytest.mark.parametrize("case", ["type_name_channel", "exception_name_channel"])
+def test_student_chosen_names_never_come_back(hostile, case):
+    result = _nb(hostile["reports"][case])
+    said = json.dumps([result.get("cells", []), [t["message"] for t in result["tests"]]])
+    assert "Leak_zz" not in said
+    assert "0.25" not in said
+
+
+def test_forged_and_oversized_replies_cost_only_their_test(hostile):
+    for case, reason in (("forged_reply_padded_with_junk", "broke the grading protocol"),
+                         ("reply_with_crafted_array_shape", "could not be read")):
+        failed = [t for t in _nb(hostile["reports"][case])["tests"] if t["status"] != "passed"]
+        assert len(failed) == 1 and reason in failed[0]["message"], failed
+    failed = [t for t in _nb(hostile["reports"]["reply_of_many_empty_lists"])["tests"] if t["status"] != "passed"]
+    assert len(failed) == 1 and "stopped during this test" in failed[0]["message"], failed
 
 
 # -- leaks ------------------------------------------------------------------------------

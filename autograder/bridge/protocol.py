@@ -9,8 +9,12 @@ A check in the grader asks for one of three things (``kind``):
 * ``get``: read a global name, or an attribute of a handle.
 
 The answer is ``{"ok": True, "value": ...}`` or ``{"ok": False, "error":
-"<exception type name>"}``. Only the exception's *type name* travels back:
-its message is student-controlled text and could carry a hidden input out.
+"<exception type name>"}``. Only the exception's *type name* travels back,
+and only as one of the fixed names :data:`KNOWN_ERRORS` (the nearest known
+class in its MRO, else "an exception"): its message, and the name of a class
+the student defined, are student-controlled text that could carry a hidden
+input out. The grader maps what it receives through :func:`known_error_name`
+again (the child is hostile).
 
 Imports only the standard library, NumPy and :mod:`autograder.codec`, so it runs
 inside the sandboxed child.
@@ -21,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+
+import numpy as np
 
 from . import codec
 
@@ -47,9 +53,48 @@ def _resolve(namespace: dict, target):
     return namespace[target]
 
 
-def _error_name(exc: BaseException) -> str:
-    name = type(exc).__name__
-    return name if name.isidentifier() and len(name) <= 60 else "Exception"
+def _known_errors() -> dict:
+    import builtins
+
+    known = {v: v.__name__ for v in vars(builtins).values() if isinstance(v, type) and issubclass(v, BaseException)}
+    for name in ("AxisError", "ComplexWarning", "DTypePromotionError", "TooHardError"):
+        cls = getattr(getattr(np, "exceptions", None), name, None)
+        if isinstance(cls, type):
+            known[cls] = name
+    known[np.linalg.LinAlgError] = "LinAlgError"
+    known[Undefined] = "LookupError"
+    return known
+
+
+_KNOWN = _known_errors()
+#: the only exception names that travel (anything else: the nearest of them in the class's MRO)
+KNOWN_ERRORS = frozenset(_KNOWN.values())
+
+
+def known_error_name(name) -> str | None:
+    """``name`` if it is one of :data:`KNOWN_ERRORS`, else None (for names received from a child).
+
+    Args:
+        name: what a child sent as an exception name (untrusted).
+
+    Returns:
+        the same name, or None.
+    """
+    return name if isinstance(name, str) and name in KNOWN_ERRORS else None
+
+
+def error_name(exc: BaseException) -> str:
+    """The name of ``exc``'s nearest known exception class (never a student-chosen string)."""
+    try:
+        for cls in type.__dict__["__mro__"].__get__(type(exc)):
+            if cls in _KNOWN:
+                return _KNOWN[cls]
+    except Exception:  # noqa: BLE001 - a hostile metaclass
+        pass
+    return "BaseException"
+
+
+_error_name = error_name  # the old name
 
 
 def serve(namespace: dict, request: dict) -> dict:
@@ -84,7 +129,7 @@ def serve(namespace: dict, request: dict) -> dict:
     except Undefined:
         return {"ok": False, "error": "undefined"}
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-        return {"ok": False, "error": _error_name(exc)}
+        return {"ok": False, "error": error_name(exc)}
 
 
 @contextlib.contextmanager

@@ -1,24 +1,49 @@
 """Running student code: a warm zygote forks one confined child per notebook.
 
 >>> with Zygote(SandboxConfig(hide=[...])) as zygote:
-...     session = zygote.spawn()
+...     session = zygote.spawn("task.ipynb", notebook_text)
 ...     ok, error = session.run_cell("x = 1", timeout=10)
 ...     reply = session.request({"kind": "get", "target": "x"}, timeout=10)
 ...     session.close()
+
+Contract: the zygote starts from a fixed environment (nothing of the
+grader's) and never sees a notebook's text; each child (as root) lives in PID,
+IPC, network and mount namespaces of its own with an allowlisted view of the
+filesystem, in a cgroup of its own where the machine allows one, under a uid
+of its own. :meth:`Session.close` kills the namespace's init, which kills
+everything the student started. Everything a child sends back is untrusted:
+replies are capped in size and structure, checked for unknown keys, and read
+within the call's deadline; names in them are mapped onto fixed lists.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 
-from . import isolate, wire
+from autograder.bridge import protocol
+
+from . import cgroups, isolate, wire
+
+_log = logging.getLogger("autograder.sandbox")
+
+#: the largest reply a child may send: a few arrays of a few MiB, base64-encoded
+MAX_REPLY_BYTES = 48 << 20
+#: the most JSON values (containers and commas) a reply may hold
+MAX_REPLY_NODES = 2_000_000
+
+_REPLY_KEYS = {"ready": {"op", "isolated"}, "failed": {"op", "reason"}, "stored": {"op", "ok"},
+               "done": {"op", "ok", "error", "detail"}, "reply": {"op", "reply"}}
+_ANSWER_KEYS = {"ok", "value", "error", "args", "kwargs"}
 
 
 class SessionDead(Exception):
@@ -35,27 +60,57 @@ class SandboxConfig:
     isolate: bool = True
     memory_bytes: int = 2 << 30
     file_bytes: int = 64 << 20
+    tmp_bytes: int = 512 << 20
     processes: int = 64
     cpu_seconds: int = 600
     uid_base: int = 200_000
+    cgroups: bool = True  # one cgroup per child where the machine allows (root only)
+    prefork: bool = True  # confine the next child while the current one works (hides the spawn's cost)
+
+
+def _well_formed(message: dict) -> bool:
+    keys = _REPLY_KEYS.get(message.get("op"))
+    if keys is None or not set(message) <= keys:
+        return False
+    if message["op"] == "reply":
+        reply = message.get("reply")
+        return isinstance(reply, dict) and set(reply) <= _ANSWER_KEYS
+    return True
 
 
 class Session:
     """One confined child holding one student's notebook namespace."""
 
-    def __init__(self, sock: socket.socket, pid: int, uid: int, isolated: bool):
-        self.sock, self.pid, self.uid, self.isolated = sock, pid, uid, isolated
+    def __init__(self, sock: socket.socket, pid: int, isolated: bool, group: cgroups.Group | None = None,
+                 scratch: str | None = None):
+        self.sock, self.pid, self.isolated, self.group = sock, pid, isolated, group
+        self.uid = None
+        self.scratch = scratch
         self.alive = True
+        self.last_detail = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except OSError:
+            self.pidfd = None
+
+    def _receive(self, timeout: float | None, limit: int = MAX_REPLY_BYTES) -> dict:
+        message = wire.recv(self.sock, timeout=timeout, max_bytes=limit, max_nodes=MAX_REPLY_NODES)
+        if not _well_formed(message):
+            raise wire.WireProtocolError("broke the grading protocol")
+        return message
 
     def _roundtrip(self, message: dict, expect: str, timeout: float) -> dict:
         if not self.alive:
             raise SessionDead("the notebook's process is no longer running")
         try:
             wire.send(self.sock, message)
-            reply = wire.recv(self.sock, timeout=timeout)
+            reply = self._receive(timeout)
         except wire.WireTimeout:
             self.close()
             raise SessionDead(f"did not finish within {timeout:g} s") from None
+        except wire.WireProtocolError:
+            self.close()
+            raise SessionDead("the notebook's process broke the grading protocol") from None
         except wire.WireError:
             self.close()
             raise SessionDead("the notebook's process died (crash, exit or memory limit)") from None
@@ -65,15 +120,22 @@ class Session:
         return reply
 
     def run_cell(self, code: str, timeout: float) -> tuple[bool, str | None]:
+        """Run one cell; (it raised nothing, the name of what it raised from a fixed list, or None)."""
         reply = self._roundtrip({"op": "cell", "code": code}, "done", timeout)
-        self.last_detail = reply.get("detail")
+        detail = reply.get("detail")
+        self.last_detail = detail if _DEBUG and isinstance(detail, str) else None
         error = reply.get("error")
-        return reply.get("ok") is True, error if isinstance(error, str) and error.isidentifier() else None
+        return reply.get("ok") is True, protocol.known_error_name(error) if error is not None else None
 
     def request(self, request: dict, timeout: float) -> dict:
-        return self._roundtrip({"op": "req", "request": request}, "reply", timeout).get("reply")
+        """One :mod:`autograder.bridge.protocol` request; the reply's ``error`` is a fixed name."""
+        reply = self._roundtrip({"op": "req", "request": request}, "reply", timeout)["reply"]
+        if "error" in reply and reply["error"] != "undefined":
+            reply["error"] = protocol.known_error_name(reply["error"]) or "an exception"
+        return reply
 
     def close(self) -> None:
+        """Kill the child and all it started; remove its cgroup and scratch folder."""
         if not self.alive:
             return
         self.alive = False
@@ -81,13 +143,30 @@ class Session:
             self.sock.close()
         except OSError:
             pass
-        for kill in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        if self.pidfd is not None:
             try:
-                kill()
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             except OSError:
                 pass
-        if self.isolated:
-            isolate.kill_uid(self.uid)
+        if not self.isolated:  # no PID namespace: its process group is all we can reach
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.pidfd is not None:
+            select.select([self.pidfd], [], [], 5)  # readable once it (and so its namespace) is gone
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.group is not None:
+            self.group.remove()
+        if self.scratch and not self.isolated:
+            shutil.rmtree(os.path.join(self.scratch, f"work-{self.pid}"), ignore_errors=True)
+
+
+#: where this very package lives: the zygote imports the same one (its environment has nothing else)
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_DEBUG = os.environ.get("AUTOGRADER_SANDBOX_DEBUG") == "1"  # developers only: the grader never sets it
+_NOTED: set = set()
 
 
 class Zygote:
@@ -97,18 +176,29 @@ class Zygote:
         self.config = config or SandboxConfig()
         self.proc = None
         self.ctrl = None
+        self.scratch = None
         self.log = tempfile.TemporaryFile()
+        self.cgroups = None
+        self._pending = None  # a child requested in advance: its cgroup, or False
+        self._closing = False
+        if self.isolated and self.config.cgroups:
+            usable, note = cgroups.available()
+            if note not in _NOTED:  # once per process, for the run's log
+                _NOTED.add(note)
+                (_log.info if usable else _log.warning)(note)
+            if usable:
+                self.cgroups = cgroups.Parent()
         self.start()
 
     def start(self) -> None:
+        self._stop()
+        self.scratch = tempfile.mkdtemp(prefix="autograder-")
+        os.chmod(self.scratch, 0o700)
         ours, theirs = socket.socketpair()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ACTIONS_", "RUNNER_"))}
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-                   MPLCONFIGDIR=tempfile.mkdtemp(prefix="autograder-mpl-"), PYTHONDONTWRITEBYTECODE="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno())],
+            [sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno()), self.scratch],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log, env=env, cwd="/")
+            stderr=self.log, env=isolate.minimal_environment(PYTHONPATH=_PACKAGE_PARENT), cwd="/")
         theirs.close()
         self.ctrl = ours
         try:
@@ -126,41 +216,107 @@ class Zygote:
 
     def spawn(self, notebook_name: str | None = None, notebook_text: str | None = None,
               timeout: float = 30) -> Session:
+        """A new confined child; ``notebook_text`` is sent to it alone, after it is confined.
+
+        Args:
+            notebook_name: the file name the text is stored under in the child's folder (a fixed name).
+            notebook_text: the notebook's text, or None.
+            timeout: seconds the child may take to start.
+
+        Returns:
+            a :class:`Session`.
+        """
         if self.proc.poll() is not None:
             self.start()
-        config = {"uid_base": self.config.uid_base, "isolate": self.config.isolate,
-                  "hide": [str(p) for p in self.config.hide],
-                  "memory_bytes": self.config.memory_bytes, "file_bytes": self.config.file_bytes,
-                  "processes": self.config.processes, "cpu_seconds": self.config.cpu_seconds,
-                  "notebook_name": notebook_name, "notebook_text": notebook_text}
-        wire.send(self.ctrl, {"op": "spawn", "config": config})
-        data, fds, _, _ = socket.recv_fds(self.ctrl, 4096, 1)
+        if self._pending is None:
+            self._request_child()
+        group, self._pending = self._pending, None
+        group = group or None
+        try:
+            data, fds, _, _ = socket.recv_fds(self.ctrl, 4096, 1)
+        except OSError:
+            data, fds = b"", []
         if not fds:
+            if group:
+                group.remove()
             raise RuntimeError("the grading sandbox did not hand over a child")
         header = json.loads(data[wire.HEADER.size:])
         sock = socket.socket(fileno=fds[0])
-        pid = int(header["pid"])
-        session = Session(sock, pid, self.config.uid_base + pid, self.isolated)
+        session = Session(sock, int(header["pid"]), self.isolated, group, self.scratch)
         try:
-            ready = wire.recv(sock, timeout=timeout)
+            ready = session._receive(timeout, limit=1 << 16)
         except wire.WireError:
             session.close()
             raise RuntimeError("a grading child did not start") from None
         if ready.get("op") != "ready":
             session.close()
-            raise RuntimeError(f"a grading child could not be confined: {ready.get('reason', '?')}")
-        session.isolated = bool(ready.get("isolated"))
+            reason = ready.get("reason") if isinstance(ready.get("reason"), str) else "?"
+            if group is not None and reason.startswith("CgroupError"):  # the machine refuses: go on without
+                _log.warning(f"a child could not join its cgroup ({reason}); going on without per-child cgroups")
+                self.cgroups.remove()
+                self.cgroups = None
+                return self.spawn(notebook_name, notebook_text, timeout)
+            raise RuntimeError(f"a grading child could not be confined: {reason}")
+        if self.config.prefork and not self._closing:
+            self._request_child()  # the next child gets confined while this one works
+        session.isolated = ready.get("isolated") is True
+        if notebook_name is not None and notebook_text is not None:
+            try:
+                session._roundtrip({"op": "file", "name": os.path.basename(notebook_name), "text": notebook_text},
+                                   "stored", timeout)
+            except SessionDead:
+                raise RuntimeError("a grading child did not take its notebook") from None
         return session
 
-    def close(self) -> None:
+    def _request_child(self) -> None:
+        """Ask the zygote for a child now; :meth:`spawn` takes it (with its cgroup) when needed."""
+        group = self.cgroups.group(self.config.memory_bytes, self.config.processes) if self.cgroups else None
+        config = {"uid_base": self.config.uid_base, "isolate": self.config.isolate,
+                  "hide": [str(p) for p in self.config.hide], "tmp_bytes": self.config.tmp_bytes,
+                  "memory_bytes": self.config.memory_bytes, "file_bytes": self.config.file_bytes,
+                  "processes": self.config.processes, "cpu_seconds": self.config.cpu_seconds,
+                  "cgroups": group.dirs if group else [], "cgroup_parents": self.cgroups.dirs if self.cgroups else [],
+                  "scratch": self.scratch, "debug": _DEBUG}
+        try:
+            wire.send(self.ctrl, {"op": "spawn", "config": config})
+        except wire.WireError:
+            pass  # noticed when the child is taken
+        self._pending = group or False  # (False: requested, without a cgroup)
+
+    def _stop(self) -> None:
+        self._closing = True
+        try:
+            if self._pending is not None and self.proc and self.proc.poll() is None:
+                try:  # the child made in advance: end it like any other
+                    self.spawn(timeout=10).close()
+                except RuntimeError:
+                    pass
+        finally:
+            self._closing = False
+        if isinstance(self._pending, cgroups.Group):
+            self._pending.remove()
+        self._pending = None
         if self.proc and self.proc.poll() is None:
             try:
                 wire.send(self.ctrl, {"op": "exit"})
                 self.proc.wait(timeout=5)
             except Exception:  # noqa: BLE001
                 self.proc.kill()
+                self.proc.wait()
         if self.ctrl:
             self.ctrl.close()
+            self.ctrl = None
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def close(self) -> None:
+        if self.cgroups:
+            self.cgroups.stop()  # no spare group made while the zygote sweeps its groups
+        self._stop()
+        self.log.close()
+        if self.cgroups:
+            self.cgroups.remove()
 
     def __enter__(self):
         return self

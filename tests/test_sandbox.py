@@ -1,0 +1,475 @@
+"""The sandbox on its own: environment, memory, filesystem view, namespaces, cgroups, wire and codec.
+
+The confinement cases need root (as the security suite does); the wire and
+codec cases run anywhere. Each hostile case asserts its exact outcome and
+that nothing is left behind (process, segment, cgroup, file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+from autograder.bridge import codec, protocol
+from autograder.sandbox import MAX_REPLY_BYTES, SandboxConfig, SessionDead, Zygote, cgroups, isolate, wire
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root (see README, Security)")
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with Zygote(SandboxConfig(memory_bytes=512 << 20, processes=32, tmp_bytes=64 << 20)) as z:
+        yield z
+
+
+def _get(session, code: str):
+    ok, error = session.run_cell("import os, sys, ctypes, socket, json, struct\n" + code, 20)
+    assert ok, (code, error)
+    reply = session.request({"kind": "get", "target": "x", "attr": None}, 20)
+    assert reply["ok"], reply
+    return codec.decode(reply["value"])
+
+
+def _processes_of(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as fh:
+                    status = fh.read()
+            except OSError:
+                continue
+            if re.search(rf"^Uid:\s+{uid}\s", status, re.M) and not re.search(r"^State:\s+Z", status, re.M):
+                found.append(int(entry))
+    return found
+
+
+def _shm_segments_of(uid: int) -> int:
+    with open("/proc/sysvipc/shm") as fh:
+        rows = [line.split() for line in fh.readlines()[1:]]
+    return sum(1 for r in rows if int(r[7]) == uid)  # columns: key shmid perms size cpid lpid nattch uid
+
+
+def _memory_holds(pid: int, marker: bytes) -> bool:
+    """Whether ``marker`` is anywhere in the readable memory of process ``pid`` (as root)."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            if "r" not in perms or line.rstrip().endswith(("[vvar]", "[vsyscall]")):
+                continue
+            start, end = (int(v, 16) for v in span.split("-"))
+            try:
+                mem.seek(start)
+                if marker in mem.read(end - start):
+                    return True
+            except (OSError, ValueError, OverflowError):
+                continue
+    return False
+
+
+# -- 1. environment ---------------------------------------------------------------------
+
+@root_only
+def test_zygote_and_children_start_from_an_allowlisted_environment(monkeypatch):
+    secret = "agA-fake-secret-" + os.urandom(6).hex()
+    monkeypatch.setenv("AUTOGRADER_FAKE_TOKEN", secret)
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    with Zygote() as z:
+        with open(f"/proc/{z.proc.pid}/environ", "rb") as fh:
+            zygote_env = dict(kv.split(b"=", 1) for kv in fh.read().split(b"\0") if kv)
+        session = z.spawn()
+        # the prctl trick: become dumpable again, then read the process's original environment block
+        block = _get(session, "ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n"
+                              "x = open('/proc/self/environ', 'rb').read().decode('utf-8', 'replace')")
+        now = _get(session, "x = dict(os.environ)")
+        session.close()
+    allowed = set(isolate.minimal_environment()) | {"PYTHONPATH"}  # (the package's own folder)
+    assert {k.decode() for k in zygote_env} == allowed
+    assert secret.encode() not in b"".join(zygote_env.values())
+    child_env = dict(kv.split("=", 1) for kv in block.split("\0") if kv)
+    assert set(child_env) == allowed
+    assert secret not in block and secret not in json.dumps(now)
+    assert set(now) == set(isolate.minimal_environment()) | {"MPLCONFIGDIR", "IPYTHONDIR"}
+
+
+# -- 2. no other student's code in the zygote ----------------------------------------------
+
+@root_only
+def test_a_notebooks_text_reaches_only_its_own_child(zygote):
+    marker = ("agA-marker-" + os.urandom(8).hex()).encode()
+    session = zygote.spawn("task.ipynb", '{"cells": ["' + marker.decode() + '"]}')
+    assert _get(session, "x = open('task.ipynb').read()") == '{"cells": ["' + marker.decode() + '"]}'
+    student = [int(p) for p in open(f"/proc/{session.pid}/task/{session.pid}/children").read().split()]
+    assert len(student) == 1 and _memory_holds(student[0], marker)  # the check can see it where it is
+    session.close()
+    later = zygote.spawn("task.ipynb", "{}")
+    assert not _memory_holds(zygote.proc.pid, marker)
+    assert not _memory_holds(later.pid, marker)
+    assert _get(later, "x = open('task.ipynb').read()") == "{}"
+    later.close()
+
+
+# -- 3. the allowlisted filesystem view -------------------------------------------------------
+
+@pytest.fixture
+def course_copy():
+    """A world-readable second copy of a course, outside every folder the grader names."""
+    base = "/srv" if os.path.isdir("/srv") else "/opt"
+    folder = tempfile.mkdtemp(prefix="autograder-test-copy-", dir=base)
+    os.chmod(folder, 0o755)
+    nb = os.path.join(folder, "source", "exam22", "lstm_params.ipynb")
+    os.makedirs(os.path.dirname(nb), mode=0o755)
+    with open(nb, "w") as fh:
+        fh.write("the solution")
+    os.chmod(nb, 0o644)
+    yield nb
+    shutil.rmtree(folder)
+
+
+@root_only
+def test_a_second_copy_of_the_course_is_not_in_the_childs_view(zygote, course_copy):
+    assert open(course_copy).read() == "the solution"  # readable to anyone on the machine
+    session = zygote.spawn()
+    seen = _get(session, f"""
+def probe(path):
+    try:
+        return open(path).read()
+    except OSError as exc:
+        return type(exc).__name__
+x = [probe({course_copy!r}), sorted(os.listdir('/')), probe('/etc/shadow'), probe('/etc/hostname'),
+     sorted(os.listdir('/dev')), sorted(p for p in os.listdir('/proc') if p.isdigit()), probe('/sys/kernel/notes'),
+     probe('/root/.bashrc'), os.access('/usr/lib', os.W_OK), os.access('/tmp', os.W_OK)]
+""")
+    session.close()
+    assert seen[0] == "FileNotFoundError"
+    tops = set(seen[1])
+    assert tops <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"} | {
+        p.split(os.sep)[1] for p in isolate.allowlist([])}
+    assert not tops & {"srv", "opt", "home", "mnt", "media", "sys", "boot"} - {
+        p.split(os.sep)[1] for p in isolate.allowlist([])}
+    assert seen[2:4] == ["FileNotFoundError", "FileNotFoundError"]
+    assert seen[4] == ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero"]
+    assert seen[5] == ["1", "2"]  # a /proc of its own PID namespace: init and the student's process
+    assert seen[6] == "FileNotFoundError"
+    assert seen[7] in ("FileNotFoundError", "PermissionError")
+    assert seen[8:] == [False, True]
+
+
+def test_the_allowlist_never_holds_a_hidden_folder():
+    hidden = os.path.realpath(sys.prefix)  # the virtual environment
+
+    def covered(paths):
+        return any(hidden == p or hidden.startswith(p + os.sep) or p.startswith(hidden + os.sep) for p in paths)
+
+    assert covered(isolate.allowlist([]))
+    assert not covered(isolate.allowlist([hidden]))
+
+
+# -- 4. PID and IPC namespaces, uids, cgroups ----------------------------------------------------
+
+ESCAPER = """
+def escape():
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            import time
+            while True:
+                time.sleep(1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+for _ in range(3):
+    escape()
+libc = ctypes.CDLL(None)
+shmid = libc.shmget(0, 1 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+x = [os.getuid(), shmid]
+"""
+
+
+@root_only
+def test_killing_a_child_kills_everything_it_started_and_its_shared_memory(zygote):
+    session = zygote.spawn()
+    uid, shmid = _get(session, ESCAPER)
+    assert shmid >= 0
+    assert len(_processes_of(uid)) == 4  # the student's process and three escapers in sessions of their own
+    assert _shm_segments_of(uid) == 0  # its segment lives in its own IPC namespace, not the machine's
+    other = zygote.spawn()
+    assert _get(other, "x = os.getuid()") != uid  # no uid shared by two children
+    other.close()
+    session.close()
+    assert _processes_of(uid) == []
+    assert not os.path.exists(f"/proc/{session.pid}")
+
+
+@root_only
+def test_uids_come_from_the_namespace_init_whose_pid_is_held_while_anything_lives(zygote):
+    session = zygote.spawn()
+    uid = _get(session, "x = os.getuid()")
+    assert uid == SandboxConfig().uid_base + session.pid
+    session.close()
+
+
+needs_cgroups = pytest.mark.skipif(os.geteuid() != 0 or not cgroups.available()[0],
+                                   reason="no writable cgroup on this machine")
+
+
+@needs_cgroups
+def test_a_cgroup_limits_tmpfs_memory_and_process_count():
+    with Zygote(SandboxConfig(memory_bytes=256 << 20, processes=16, tmp_bytes=1 << 30)) as z:
+        session = z.spawn()
+        dirs = list(session.group.dirs)
+        assert dirs and all(os.path.isdir(d) for d in dirs)
+        count = _get(session, """
+n = 0
+for _ in range(40):
+    try:
+        if os.fork() == 0:
+            import time; time.sleep(60); os._exit(0)
+        n += 1
+    except OSError:
+        break
+x = n
+""")
+        assert count < 16
+        with pytest.raises(SessionDead) as dead:  # 400 MiB (in files under the 64 MiB file limit) into /dev/shm
+            session.run_cell("for i in range(8):\n    with open(f'/dev/shm/big{i}', 'wb') as f:\n"
+                             "        for _ in range(50):\n            f.write(b'x' * (1 << 20))", 30)
+        assert "died" in dead.value.reason
+        parents = list(z.cgroups.dirs)
+        assert parents
+    assert not any(os.path.exists(p) for p in dirs + parents)
+
+
+@needs_cgroups
+def test_a_zygote_whose_grader_died_removes_its_cgroups_and_children():
+    z = Zygote(SandboxConfig())
+    session = z.spawn()
+    uid = _get(session, "x = os.getuid()")
+    parents = list(z.cgroups.dirs)
+    assert _processes_of(uid) and all(os.path.isdir(p) for p in parents)
+    z.ctrl.close()  # what the zygote sees when its grading worker is killed
+    z.proc.wait(timeout=30)
+    assert _processes_of(uid) == []
+    assert not any(os.path.exists(p) for p in parents)
+    assert not os.path.exists(z.scratch)
+    z.ctrl = None
+    z.close()
+
+
+def test_cgroups_available_says_why_not_when_not():
+    usable, note = cgroups.available()
+    assert note.startswith("per-child cgroup v") if usable else note.startswith("no per-child cgroup (")
+
+
+# -- 5. the wire and the codec ------------------------------------------------------------------
+
+def _pair_with(payload: bytes, length: int | None = None):
+    a, b = socket.socketpair()
+    a.sendall(wire.HEADER.pack(len(payload) if length is None else length) + payload)
+    a.close()
+    return b
+
+
+@pytest.mark.parametrize("payload,length,error", [
+    (b"[]" * 10, None, wire.WireProtocolError),  # not a dict
+    (b"{" + b'"a":' + b"[]," * 100 + b"1}", None, wire.WireProtocolError),  # malformed JSON
+    (b'{"a":[' + b"[]," * 5000 + b"[]]}", None, wire.WireProtocolError),  # over the node budget
+    (b"{}", 1 << 40, wire.WireProtocolError),  # claims to be 1 TiB long
+    (b'{"a":1', None, wire.WireProtocolError),
+    (b'{"a":' + b"1" * 5000 + b"}", None, wire.WireProtocolError),  # an integer too long to parse
+])
+def test_wire_refuses_oversized_complex_or_malformed_messages(payload, length, error):
+    sock = _pair_with(payload, length)
+    with pytest.raises(error):
+        wire.recv(sock, timeout=5, max_bytes=1 << 20, max_nodes=1000)
+    sock.close()
+
+
+def test_wire_counts_a_slow_message_against_its_deadline():
+    a, b = socket.socketpair()
+    a.sendall(wire.HEADER.pack(100) + b"{")  # the rest never comes
+    with pytest.raises(wire.WireTimeout):
+        wire.recv(b, timeout=0.2)
+    a.close()
+    b.close()
+
+
+BAD_VALUES = [
+    {"__ndarray__": {"dtype": "<f8", "shape": [-1], "data": ""}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [2**62, 2**62], "data": ""}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [2**70], "data": ""}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [1.5], "data": "AAAAAAAAAAA="}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [True], "data": "AAAAAAAAAAA="}},
+    {"__ndarray__": {"dtype": "<f8", "shape": "12", "data": ""}},
+    {"__ndarray__": {"dtype": "(2,)<f8", "shape": [1], "data": "A" * 24}},
+    {"__ndarray__": {"dtype": "O", "shape": [1], "data": "AAAAAAAAAAA="}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [2], "data": "AAAAAAAAAAA="}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [1], "data": "!!!!"}},
+    {"__ndarray__": {"dtype": "<f8", "shape": [1]}},
+    {"__ndarray__": [1, 2]},
+    {"__npscalar__": {"dtype": "<f8", "shape": [1], "data": "AAAAAAAAAAA="}},
+    {"__bigint__": "12x"},
+    {"__bigint__": "--5"},
+    {"__bigint__": "9" * 401},
+    {"__float__": "1e999"},
+    {"__tuple__": {"a": 1}},
+    {"__dict__": [1]},
+    {"__what__": 1},
+    {"a": 1, "b": 2},
+    2**64,
+    -(2**63) - 1,
+    [[]] * 2_000_000,
+    json.loads("[" * 30 + "1" + "]" * 30),
+]
+
+
+@pytest.mark.parametrize("index", range(len(BAD_VALUES)))
+def test_codec_raises_only_decode_error_on_crafted_input(index):
+    with pytest.raises(codec.DecodeError):
+        codec.decode(BAD_VALUES[index])
+
+
+def test_codec_budget_counts_every_value():
+    codec.decode([0] * 1000, max_nodes=1001)
+    with pytest.raises(codec.DecodeError):
+        codec.decode([0] * 1000, max_nodes=1000)
+    big = codec.encode(np.zeros(1 << 20))  # 8 MiB: a legitimate large answer
+    assert codec.decode(big).shape == (1 << 20,)
+    assert len(json.dumps(big)) < MAX_REPLY_BYTES
+
+
+def test_codec_round_trips_what_it_did_before():
+    values = [None, True, 3, -(2**63), 2**80, 1.5, math.inf, "s\ud800", [1, (2, 3)], {"a": {"b": []}},
+              np.arange(6, dtype=np.int16).reshape(2, 3), np.float32(2.5), np.array(3.0), np.zeros((0, 3)),
+              np.array([1 + 2j]), np.array([True, False])]
+    for v in values:
+        got = codec.decode(json.loads(json.dumps(codec.encode(v))))
+        if isinstance(v, np.ndarray):
+            assert got.dtype == v.dtype and got.shape == v.shape and (got == v).all()
+        else:
+            assert got == v and type(got) is type(v)
+
+
+class Secret_abc123:  # noqa: N801 - a student-chosen name that must not come back
+    pass
+
+
+def test_unsupported_values_carry_only_fixed_names():
+    assert codec.encode({1, 2}) == {"__unsupported__": "builtins.set"}
+    assert codec.encode(Secret_abc123()) == {"__unsupported__": "an unsupported object"}
+    assert codec.encode(np.zeros(2, dtype=[("secret_field", "f8")])) == {
+        "__unsupported__": "array of a structured dtype"}
+    assert codec.encode(np.array(["secret"])) == {"__unsupported__": "array of strings"}
+    assert codec.decode({"__unsupported__": "Secret_abc123"}).type_name == "an unsupported object"
+    assert codec.decode({"__unsupported__": "builtins.set"}).type_name == "builtins.set"
+    assert codec.Unsupported("x" * 50).type_name == "an unsupported object"
+
+
+def test_exception_names_come_from_a_fixed_list():
+    class Leak_0_25(ValueError):  # noqa: N801
+        pass
+
+    class Meta(type):
+        def mro(cls):
+            return [cls, object]
+
+    class Odd(Exception, metaclass=Meta):
+        pass
+
+    assert protocol.error_name(Leak_0_25()) == "ValueError"
+    assert protocol.error_name(np.linalg.LinAlgError()) == "LinAlgError"
+    assert protocol.error_name(Odd()) in protocol.KNOWN_ERRORS
+    assert protocol.known_error_name("Leak_0_25") is None
+    assert protocol.known_error_name("ZeroDivisionError") == "ZeroDivisionError"
+    reply = protocol.serve({"f": lambda: (_ for _ in ()).throw(Leak_0_25())}, {"kind": "call", "target": "f"})
+    assert reply == {"ok": False, "error": "ValueError"}
+
+
+FORGE = """
+import os, json, struct, stat
+def _is_socket(f):
+    try:
+        return stat.S_ISSOCK(os.fstat(f).st_mode)
+    except OSError:
+        return False
+fd = next(f for f in range(3, 1000) if _is_socket(f))
+def forge(message, raw=None):
+    data = raw if raw is not None else json.dumps(message).encode()
+    os.write(fd, struct.pack('!Q', len(data)) + data)
+"""
+
+
+@root_only
+@pytest.mark.parametrize("forged,outcome", [
+    ('forge({"op": "done", "ok": False, "error": "Leak_0_25"})', (False, None)),
+    ('forge({"op": "done", "ok": True, "error": None, "junk": "x" * 1000})', "broke the grading protocol"),
+    ('forge(None, b"[" + b"[],"* 3_000_000 + b"[]]")', "broke the grading protocol"),
+    ('forge(None, b"{}" + b" " * (64 << 20))', "broke the grading protocol"),
+    ('forge({"op": "reply", "reply": {"ok": True, "value": 1}})', "broke the grading protocol"),
+])
+def test_forged_replies_from_a_child_are_refused_or_reduced_to_fixed_names(zygote, forged, outcome):
+    session = zygote.spawn()
+    if isinstance(outcome, tuple):
+        assert session.run_cell(FORGE + forged, 20) == outcome
+    else:
+        with pytest.raises(SessionDead) as dead:
+            session.run_cell(FORGE + forged, 20)
+        assert outcome in dead.value.reason
+        assert not session.alive
+    session.close()
+
+
+@root_only
+def test_a_forged_error_name_in_a_reply_becomes_an_exception(zygote):
+    session = zygote.spawn()
+    ok, _ = session.run_cell(FORGE + "def f():\n    forge({'op': 'reply', 'reply': {'ok': False, "
+                                      "'error': 'Leak_0_25'}})\n    import time; time.sleep(60)", 20)
+    assert ok
+    reply = session.request({"kind": "call", "target": "f", "args": [], "kwargs": {"__dict__": {}}}, 20)
+    assert reply == {"ok": False, "error": "an exception"}
+    session.close()
+
+
+# -- 7. nothing left in /tmp ------------------------------------------------------------------
+
+def test_a_zygote_leaves_nothing_in_its_temporary_folder(monkeypatch, tmp_path):
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with Zygote(SandboxConfig(isolate=False)) as z:
+        session = z.spawn("task.ipynb", "{}")
+        assert session.run_cell("import matplotlib.pyplot as plt\nplt.plot([1]); plt.savefig('a.png')", 20)[0]
+        assert len(os.listdir(private)) == 1  # the zygote's scratch folder, while it runs
+        session.close()
+    assert os.listdir(private) == []
+
+
+@needs_cgroups
+def test_a_machine_that_refuses_a_cgroup_join_is_graded_without_cgroups_and_says_so(caplog):
+    with Zygote(SandboxConfig()) as z:
+        parents = list(z.cgroups.dirs)
+        real = z.cgroups.group
+
+        def refused(memory_bytes, processes):
+            group = real(memory_bytes, processes)
+            group.dirs = [os.path.join(d, "missing") for d in group.dirs]
+            return group
+
+        z.cgroups.group = refused
+        with caplog.at_level("WARNING", logger="autograder.sandbox"):
+            session = z.spawn("task.ipynb", "{}")
+        assert z.cgroups is None and session.group is None
+        assert _get(session, "x = open('task.ipynb').read()") == "{}"
+        assert any("going on without per-child cgroups" in r.getMessage() for r in caplog.records)
+        session.close()
+        assert not any(os.path.exists(p) for p in parents)

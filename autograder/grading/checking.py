@@ -17,11 +17,22 @@ The same check runs in two places:
   inside the kernel through :mod:`autograder.incell` (weaker: see README).
 
 Both go through :func:`autograder.protocol.serve`, so results are identical.
+
+Every message is safe to show: it never contains an expected value, a hidden
+input or anything the student's code controls beyond a few fixed words. Type
+and exception names come from fixed lists, a wrong shape is described without
+its dimensions, and an error size is stated only as an order of magnitude of the
+*relative* error (an absolute error against an all-zero answer would be the
+expected value itself). Anything of the student's answer that cannot be decoded
+is the student's failure ("your function returned something that could not be
+read"), never an internal error of the grader.
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -33,10 +44,32 @@ class CheckFailed(AssertionError):
     """A check's verdict: its message is shown to the student."""
 
 
+#: exception names a message may show: Python's built-in exceptions and a few of NumPy's.
+#: Any other name (a student can name a class anything) is shown as "an exception".
+KNOWN_ERRORS = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+) | {"LinAlgError", "AxisError", "ComplexWarning", "TooHardError", "DTypePromotionError"}
+
+UNREADABLE = "your function returned something that could not be read"
+
+
+def error_name(error) -> str:
+    """The name to show for an exception name received from the student's side.
+
+    Args:
+        error: what the child sent (untrusted).
+
+    Returns:
+        ``error`` itself if it is one of :data:`KNOWN_ERRORS`, else "an exception".
+    """
+    return error if isinstance(error, str) and error in KNOWN_ERRORS else "an exception"
+
+
 class StudentError(CheckFailed):
-    """The student's code raised; only the exception type is reported."""
+    """The student's code raised; only the exception type (from a fixed list) is reported."""
 
     def __init__(self, label: str, error: str):
+        error = error_name(error)
         hint = " (not implemented yet?)" if error == "NotImplementedError" else ""
         super().__init__(f"{label} raised {error}{hint}")
         self.error = error
@@ -77,16 +110,13 @@ class Student:
     def _ask(self, request: dict, label: str):
         reply = self._transport(request)
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-            raise CheckFailed(f"{label}: the notebook's answer could not be read")
+            raise CheckFailed(f"{label}: {UNREADABLE}")
         if not reply["ok"]:
             error = reply.get("error")
             if error == "undefined":
                 raise CheckFailed(f"`{request['target']}` is not defined in the notebook")
-            raise StudentError(label, error if isinstance(error, str) and error.isidentifier() else "an exception")
-        try:
-            return reply, codec.decode(reply.get("value"))
-        except codec.DecodeError:
-            raise CheckFailed(f"{label}: the notebook's answer could not be read") from None
+            raise StudentError(label, error)
+        return reply, _decode(reply.get("value"), label)
 
     def _request(self, kind, target, attr, args, kwargs, return_args=False):
         return {"kind": kind, "target": target, "attr": attr,
@@ -101,14 +131,14 @@ class Student:
     def call_keep_args(self, target: str, *args, **kwargs):
         """Like :meth:`call`, also returning the arguments as they are after the call."""
         reply, value = self._ask(self._request("call", target, None, args, kwargs, True), f"{target}(...)")
-        return value, self._decode_args(reply, f"{target}(...)")
+        return value, self._decode_args(reply, f"{target}(...)", len(args))
 
     def new(self, target: str, *args, **kwargs) -> Handle:
         """Construct ``target(*args, **kwargs)`` on the student's side; keep it there."""
         label = f"{target}()"
         _, handle = self._ask(self._request("new", target, None, args, kwargs), label)
         if type(handle) is not int:
-            raise CheckFailed(f"{label}: the notebook's answer could not be read")
+            raise CheckFailed(f"{label}: {UNREADABLE}")
         return Handle(self, handle, label)
 
     def get(self, name: str):
@@ -125,11 +155,20 @@ class Student:
             return False
         return True
 
-    def _decode_args(self, reply, label):
-        try:
-            return codec.decode(reply.get("args"))
-        except codec.DecodeError:
-            raise CheckFailed(f"{label}: the notebook's answer could not be read") from None
+    def _decode_args(self, reply, label, count: int) -> list:
+        """The arguments as the call left them: a list of ``count`` values, else the student's failure."""
+        args = _decode(reply.get("args"), label)
+        if not isinstance(args, list) or len(args) != count:
+            raise CheckFailed(f"{label}: {UNREADABLE}")
+        return args
+
+
+def _decode(data, label: str):
+    """Decode what the student's side sent; any failure at all is the student's."""
+    try:
+        return codec.decode(data)
+    except Exception:  # noqa: BLE001 - DecodeError, ValueError, OverflowError, RecursionError, MemoryError...
+        raise CheckFailed(f"{label}: {UNREADABLE}") from None
 
 
 class Handle:
@@ -147,7 +186,7 @@ class Handle:
         label = f"{self.label}.{method}(...)"
         req = self._student._request("call", self._handle, method, args, kwargs, True)
         reply, value = self._student._ask(req, label)
-        return value, self._student._decode_args(reply, label)
+        return value, self._student._decode_args(reply, label, len(args))
 
     def get(self, attr: str):
         _, value = self._student._ask({"kind": "get", "target": self._handle, "attr": attr}, f"{self.label}.{attr}")
@@ -165,19 +204,78 @@ def expect(condition, message: str):
         raise CheckFailed(message)
 
 
+def describe(value) -> str:
+    """A fixed description of a decoded value's type, safe to show (nothing of the value itself).
+
+    Args:
+        value: anything :func:`codec.decode` returned.
+
+    Returns:
+        e.g. "a list", "an empty array", "an unsupported object".
+    """
+    if isinstance(value, np.ndarray):
+        return "an empty array" if value.size == 0 else "an array"
+    if isinstance(value, np.generic):
+        return "a NumPy scalar"
+    names = {type(None): "None", bool: "a bool", int: "an int", float: "a float", str: "a string",
+             list: "a list", tuple: "a tuple", dict: "a dict"}
+    return names.get(type(value), "an unsupported object")
+
+
+def dtype_name(arr) -> str:
+    """The dtype of a decoded array or NumPy scalar, by a fixed name (e.g. "int64")."""
+    return arr.dtype.name if arr.dtype.kind in "biufc" and arr.dtype.fields is None else "another dtype"
+
+
+def shape_mismatch(value, shape) -> str:
+    """Why ``value`` (an array) does not have ``shape``, without its dimensions.
+
+    A dimension can carry any number the student's code chooses (a zero-size
+    array of shape (0, 12345) costs nothing to send), so none is echoed.
+    """
+    shape = tuple(shape)
+    if value.size == 0:
+        got = "an empty array"
+    elif value.ndim != len(shape):
+        got = "an array with a different number of dimensions"
+    else:
+        got = "an array of a different shape"
+    return f"expected shape {shape}, got {got}"
+
+
+def magnitude(x: float) -> str:
+    """An error size as an order of magnitude only, e.g. "10^-3" (one significant figure at most)."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if x <= 0.0:
+        return "0"
+    if math.isinf(x):
+        return "infinity"
+    return f"10^{max(-16, min(16, round(math.log10(x))))}"
+
+
 def as_array(value, what: str, *, shape=None, allow_scalar=False) -> np.ndarray:
-    """Check that ``value`` is a real numeric ndarray (of ``shape``) and return it as float64."""
-    if isinstance(value, codec.Unsupported):
-        fail(f"{what}: expected a NumPy array, got {value.type_name}")
+    """Check that ``value`` is a real numeric ndarray (of ``shape``) and return it as float64.
+
+    Args:
+        value: the student's decoded answer.
+        what: what it is, for the message (the check's own words).
+        shape: the required shape, or None.
+        allow_scalar: accept a Python or NumPy number too (as a 0-d array).
+
+    Returns:
+        ``value`` as a float64 array; raises :class:`CheckFailed` otherwise.
+    """
     if allow_scalar and (type(value) in (int, float) or isinstance(value, np.generic)):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         kind = "a NumPy array" + (" or a number" if allow_scalar else "")
-        fail(f"{what}: expected {kind}, got {type(value).__name__}")
+        fail(f"{what}: expected {kind}, got {describe(value)}")
     if value.dtype.kind not in "biuf":
-        fail(f"{what}: expected a real numeric array, got dtype {value.dtype}")
+        fail(f"{what}: expected a real numeric array, got dtype {dtype_name(value)}")
     if shape is not None and tuple(value.shape) != tuple(shape):
-        fail(f"{what}: expected shape {tuple(shape)}, got {tuple(value.shape)}")
+        fail(f"{what}: {shape_mismatch(value, shape)}")
     return value.astype(np.float64)
 
 
@@ -198,12 +296,12 @@ def as_gradients(value, shapes: dict, what: str, *, strict: bool = False) -> dic
 
 
 def as_number(value, what: str) -> float:
+    """``value`` as a float if it is a real number (or a 1-element real array), else :class:`CheckFailed`."""
     if type(value) in (int, float) or (isinstance(value, np.generic) and np.dtype(value.dtype).kind in "biuf"):
         return float(value)
     if isinstance(value, np.ndarray) and value.shape in ((), (1,)) and value.dtype.kind in "biuf":
         return float(value.reshape(()))
-    name = value.type_name if isinstance(value, codec.Unsupported) else type(value).__name__
-    fail(f"{what}: expected a number, got {name}")
+    fail(f"{what}: expected a number, got {describe(value)}")
 
 
 def rel_error(actual, expected) -> float:
@@ -218,13 +316,14 @@ def assert_close(actual, expected, what: str, *, rtol: float = 1e-6, atol: float
                  shape_check: bool = True) -> None:
     """``actual`` (the student's) must match ``expected`` elementwise.
 
-    The message names what was compared and how far off it was, never the
-    expected value itself.
+    The message names what was compared and the order of magnitude of the
+    relative error (at most 10^0: an all-zero answer learns nothing of the
+    expected size), never the expected value or an absolute error.
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what, shape=expected.shape if shape_check else None, allow_scalar=expected.ndim == 0)
     if actual.shape != expected.shape:
-        fail(f"{what}: expected shape {expected.shape}, got {actual.shape}")
+        fail(f"{what}: {shape_mismatch(actual, expected.shape)}")
     finite = np.isfinite(expected)
     if not np.array_equal(np.isfinite(actual), finite):
         fail(f"{what}: contains inf or NaN where the correct result is finite (or the reverse)")
@@ -233,8 +332,7 @@ def assert_close(actual, expected, what: str, *, rtol: float = 1e-6, atol: float
     diff = np.abs(actual[finite] - expected[finite])
     bound = atol + rtol * np.abs(expected[finite])
     if diff.size and np.any(diff > bound):
-        fail(f"{what}: wrong values (max abs error {float(diff.max()):.2e}, "
-             f"max relative error {rel_error(actual[finite], expected[finite]):.2e})")
+        fail(f"{what}: wrong values (relative error about {magnitude(rel_error(actual[finite], expected[finite]))})")
 
 
 def assert_rel_error(actual, expected, what: str, *, tol: float = 1e-6, floor: float = 0.0) -> None:
@@ -242,7 +340,8 @@ def assert_rel_error(actual, expected, what: str, *, tol: float = 1e-6, floor: f
 
     ``floor`` is an absolute error every entry may have: an exactly-zero
     gradient (a dead ReLU unit) comes out of central differences as round-off
-    of ~1e-11, which a pure relative error would call a 100% error.
+    of ~1e-11, which a pure relative error would call a 100% error. The
+    message states the relative error as an order of magnitude only.
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what, shape=expected.shape, allow_scalar=expected.ndim == 0)
@@ -252,4 +351,5 @@ def assert_rel_error(actual, expected, what: str, *, tol: float = 1e-6, floor: f
     bad = diff > np.maximum(tol * np.maximum(1e-8, np.abs(actual) + np.abs(expected)), floor)
     if np.any(bad):
         err = rel_error(actual[bad], expected[bad])
-        fail(f"{what}: relative error {err:.1e} against a numerical gradient (tolerance {tol:.0e})")
+        fail(f"{what}: relative error about {magnitude(err)} against a numerical gradient "
+             f"(tolerance {magnitude(tol)})")

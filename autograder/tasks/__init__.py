@@ -5,7 +5,9 @@ Everything the grader knows about a task is in its folder:
 * ``checks.py``: one check per autograded test cell, marked with
   :func:`autograder.grading.checking.check` and named as the cell's ``grade_id``;
 * ``key.toml``: the task's expected values, their provenance and the documents'
-  errata (read through :mod:`autograder.tasks.answer_key`).
+  errata (read through :mod:`autograder.tasks.answer_key`);
+* ``misconceptions.py``: the known wrong approaches, each with its hint and a
+  reference implementation of the mistake (see :mod:`autograder.grading.hints`).
 
 This wing sits above :mod:`autograder.grading` (checks are written with its
 helpers) and below :mod:`autograder.commands`, which loads the checks and hands

@@ -77,3 +77,45 @@ def test_average_precision():
     levels = sorted(best)
     area = sum((b - a) * best[b] for a, b in zip([0.0] + levels[:-1], levels))
     assert value(TASK, "average_precision") == pytest.approx(area, rel=1e-14)
+
+
+def test_the_graders_numpy_average_precision_is_scikit_learns():
+    """The checks' ``reference_ap`` (NumPy, so grading never imports scikit-learn) against scikit-learn."""
+    import warnings
+
+    from sklearn.metrics import average_precision_score
+
+    from autograder.tasks.retrieval_ap.checks import reference_ap
+
+    rng = np.random.default_rng(14)
+    worst, cases = 0.0, 0
+    for trial in range(3000):
+        n = int(rng.integers(1, 60))
+        if trial % 3 == 0:
+            scores = rng.normal(size=n)
+        else:  # few distinct values: many blocks of ties, one at the top too
+            scores = rng.integers(0, int(rng.integers(1, 6)), size=n) / 3.0
+        relevant = rng.random(n) < rng.uniform(0.05, 0.95)
+        if trial % 50 == 0:
+            relevant[:] = False  # nothing relevant: both say 0
+        ours = reference_ap(scores, relevant)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn warns when nothing is relevant
+            theirs = float(average_precision_score(relevant.astype(int), scores))
+        assert isinstance(ours, float)
+        assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15), (scores, relevant)
+        worst, cases = max(worst, abs(ours - theirs)), cases + 1
+    assert cases == 3000 and worst < 1e-14
+    assert reference_ap([1.0, 1.0, 0.2], [True, False, False]) == 0.5  # a tied block at the top is one cut-off
+    assert reference_ap([3.0, 2.0, 1.0], [False, True, True]) == pytest.approx((0.5 + 2 / 3) / 2, rel=1e-15)
+
+
+def test_grading_retrieval_ap_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from autograder.tasks.retrieval_ap import checks; "
+            "checks.reference_ap(np.array([1.0, 0.5]), np.array([True, False])); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -29,9 +29,9 @@ MUTANTS = {
     # the document's ReLU'(0) = 1 (mask z >= 0)
     "mask_z_geq_0": {"cells": {CELL: _mutant(mask="(Z1 >= 0)")}, "fails": ["test_relu_at_zero"]},
     # no batch averaging: gradient of the summed loss
-    "sum_not_mean": {"cells": {CELL: _mutant(dz2="P - Y")}, "fails": ["test_random_batches", "test_verification_point", "test_relu_at_zero", "test_batch_mean", "test_stable_softmax"]},
+    "sum_not_mean": {"cells": {CELL: _mutant(dz2="P - Y")}, "fails": ["test_random_batches", "test_verification_point", "test_relu_at_zero", "test_batch_mean", "test_stable_softmax", "test_shapes_and_inputs"]},
     # the document's final dL/dw1: the ReLU mask is lost in dW1 (b1 still masked)
-    "dW1_without_mask": {"cells": {CELL: _mutant(dw1="X.T @ dA1")}, "fails": ["test_random_batches", "test_verification_point", "test_relu_at_zero", "test_stable_softmax"]},
+    "dW1_without_mask": {"cells": {CELL: _mutant(dw1="X.T @ dA1")}, "fails": ["test_random_batches", "test_verification_point", "test_relu_at_zero", "test_stable_softmax", "test_batch_mean", "test_shapes_and_inputs"]},
     # softmax without subtracting the row maximum
     "unstable_softmax": {"cells": {CELL: _mutant(softmax="    E = np.exp(Z2)\n")}, "fails": ["test_stable_softmax"]},
 }

@@ -23,7 +23,7 @@ MUTANTS = {
             "    z = W @ x + b\n"
             "    e = np.exp(z - z.max()); p = e / e.sum()\n"
             "    return W + lr * np.outer(p - y, x), b + lr * (p - y)\n")},
-        "fails": ["test_document_step", "test_random_gradients", "test_learning_rate", "test_large_logits"],
+        "fails": ["test_document_step", "test_random_gradients", "test_learning_rate", "test_large_logits", "test_shapes_and_inputs"],
     },
     # the learning rate is ignored (always a unit step)
     "ignores_lr": {
@@ -31,7 +31,7 @@ MUTANTS = {
             "    z = W @ x + b\n"
             "    e = np.exp(z - z.max()); p = e / e.sum()\n"
             "    return W - np.outer(p - y, x), b - (p - y)\n")},
-        "fails": ["test_learning_rate"],
+        "fails": ["test_learning_rate", "test_shapes_and_inputs"],
     },
     # element-wise sigmoid instead of the softmax (the note's derivation)
     "sigmoid_not_softmax": {
@@ -39,6 +39,6 @@ MUTANTS = {
             "    z = W @ x + b\n"
             "    p = np.exp(-np.logaddexp(0.0, -z))\n"
             "    return W - lr * np.outer(p - y, x), b - lr * (p - y)\n")},
-        "fails": ["test_document_step", "test_random_gradients", "test_learning_rate", "test_large_logits"],
+        "fails": ["test_document_step", "test_random_gradients", "test_learning_rate", "test_large_logits", "test_shapes_and_inputs"],
     },
 }

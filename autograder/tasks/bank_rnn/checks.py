@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.checking import as_array, assert_close, check, expect, fail
+from autograder.grading.checking import as_array, assert_close, check, dtype_name, expect, fail
 from autograder.tasks.answer_key import value
 
 TASK = "bank_rnn"
@@ -86,7 +86,14 @@ def _judge_states(states, h0, xs, balances, what):
 
 @check
 def test_weight_shapes(student):
-    _weights(student)
+    W_hh, W_xh, b_h = _weights(student)
+    # shapes alone would pay any three arrays: the first two state components must also keep the books
+    for _ in range(5):
+        h0, xs, balances = random_account(student.rng, int(student.rng.integers(1, 6)))
+        states = reference_rnn_forward(h0, xs, W_hh, W_xh, b_h)
+        assert_close(states[:, :2], np.column_stack([balances + h0[1], np.full(len(xs), h0[1])]),
+                     "the weights on a random sequence of transactions: available funds and overdraft "
+                     "(state components 0 and 1)", rtol=1e-9, atol=1e-6)
 
 
 @check
@@ -109,7 +116,7 @@ def test_rnn_forward(student):
             expect(isinstance(now, np.ndarray) and now.shape == before.shape and np.array_equal(now, before),
                    f"rnn_forward: the argument {name} was modified")
         if isinstance(out, np.ndarray) and out.dtype.kind != "f":
-            fail(f"rnn_forward(...): expected a floating-point array, got dtype {out.dtype}")
+            fail(f"rnn_forward(...): expected a floating-point array, got dtype {dtype_name(out)}")
         out = as_array(out, "rnn_forward(...)", shape=(T, 3))
         assert_close(out, reference_rnn_forward(*args), f"rnn_forward on random weights ({T} steps)",
                      rtol=1e-9, atol=1e-9)
@@ -117,13 +124,20 @@ def test_rnn_forward(student):
 
 @check
 def test_exam_states(student):
+    # the weights are judged here, with the reference recurrence (rnn_forward has its own check), so a
+    # mistake in rnn_forward does not cost these points again
     W_hh, W_xh, b_h = _weights(student)
     h0 = value(TASK, "exam_initial_state")
     xs = value(TASK, "exam_inputs")
-    out = as_array(student.call("rnn_forward", h0, xs, W_hh, W_xh, b_h),
-                   "rnn_forward(h0_exam, xs_exam, W_hh, W_xh, b_h)", shape=(3, 3))
-    _judge_states(out, h0, xs, value(TASK, "exam_balances"), "the exam's three steps")
-    assert_close(out[:, :2], value(TASK, "exam_states")[:, :2], "the exam's three steps", rtol=1e-9, atol=1e-6)
+    out = reference_rnn_forward(h0, xs, W_hh, W_xh, b_h)
+    _judge_states(out, h0, xs, value(TASK, "exam_balances"), "your weights on the exam's three steps")
+    assert_close(out[:, :2], value(TASK, "exam_states")[:, :2], "your weights on the exam's three steps",
+                 rtol=1e-9, atol=1e-6)
+    # your weights on accounts the student has not seen
+    for _ in range(4):
+        h0, xs, balances = random_account(student.rng, 3)
+        _judge_states(reference_rnn_forward(h0, xs, W_hh, W_xh, b_h), h0, xs, balances,
+                      "your weights on three random steps")
 
 
 @check

@@ -2,7 +2,14 @@
 
 Reference implementations live here (per-kernel ``np.correlate`` for the layer,
 an explicit loop model for the loss); every gradient is refereed by float64
-central differences. tests/key/test_conv1d_backward.py confirms the answer key
+central differences.
+
+One mistake costs once: ``conv_model_forward_backward`` calls the student's own
+``conv1d`` and ``conv1d_backward_weights``. Its checks accept the reference
+answer or, failing that, the answer composed in the grader from those two
+student functions (:func:`_composed_model`): a model right for the student's
+own building blocks keeps its points, and a mistake in a building block costs
+only that block's check. tests/key/test_conv1d_backward.py confirms the answer key
 with finite differences and torch.
 """
 
@@ -11,7 +18,16 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.bridge import codec
-from autograder.grading.checking import as_array, assert_close, assert_rel_error, check, expect, fail
+from autograder.grading.checking import (
+    CheckFailed,
+    as_array,
+    assert_close,
+    assert_rel_error,
+    check,
+    dtype_name,
+    expect,
+    fail,
+)
 from autograder.grading.gradcheck import numerical_gradient
 from autograder.tasks.answer_key import value
 
@@ -40,7 +56,7 @@ def reference_model(x, y, w, W2, b2):
 
 def _float_array(val, what, shape):
     if isinstance(val, np.ndarray) and val.dtype.kind not in "fc" and val.dtype.kind in "biu":
-        fail(f"{what}: expected a float array, got dtype {val.dtype}")
+        fail(f"{what}: expected a float array, got dtype {dtype_name(val)}")
     return as_array(val, what, shape=shape)
 
 
@@ -49,7 +65,7 @@ def _unchanged(before, after, what):
         if isinstance(old, np.ndarray):
             ok = isinstance(new, np.ndarray) and new.shape == old.shape and np.array_equal(new, old)
         else:
-            ok = new == old
+            ok = type(new) is type(old) and new == old
         expect(ok, f"the function modified its argument `{name}`")
 
 
@@ -137,15 +153,26 @@ def test_model_exam(student):
     W2, b2 = value(TASK, "logits_exam", "W2"), value(TASK, "logits_exam", "b2")
     y = int(value(TASK, "dL_ds_exam", "y"))
     p, dw = _model_call(student, x, y, w, W2, b2, "the exam's model")
-    assert_close(p, value(TASK, "probs_exam"), "the exam's model: p (eq. 54)")
-    assert_close(dw, value(TASK, "dL_dw_exam"), "the exam's model: dw (eqs. 63, 65)")
+
+    def judge(expected):
+        assert_close(p, expected[0], "the exam's model: p (eq. 54)")
+        assert_close(dw, expected[1], "the exam's model: dw (eqs. 63, 65)")
+    _either(judge, (value(TASK, "probs_exam"), value(TASK, "dL_dw_exam")),
+            lambda: _composed_model(student, x, y, w, W2, b2))
+    # models of the exam's sizes with values the student has not seen
+    for _ in range(4):
+        x, y, w, W2, b2 = _random_model(student.rng, sizes=(x.size, *w.shape, W2.shape[0]))
+        _compare_model(student, x, y, w, W2, b2, "a model like the exam's")
 
 
-def _random_model(rng):
-    """A random model whose pre-activations stay away from the ReLU kink."""
+def _random_model(rng, sizes=None):
+    """A random model whose pre-activations stay away from the ReLU kink; ``sizes``: (L, K, k, C) or random."""
     while True:
-        K, k, L = _random_sizes(rng)
-        C = int(rng.integers(2, 6))
+        if sizes is None:
+            K, k, L = _random_sizes(rng)
+            C = int(rng.integers(2, 6))
+        else:
+            L, K, k, C = sizes
         x, w = rng.normal(size=L), rng.normal(size=(K, k))
         if np.min(np.abs(reference_conv1d(x, w))) > 1e-3:
             return x, int(rng.integers(0, C)), w, rng.normal(size=(C, K)), rng.normal(size=C)
@@ -160,9 +187,59 @@ def test_model_random(student):
     cases += [_random_model(student.rng) for _ in range(10)]
     for x, y, w, W2, b2 in cases:
         K, k = w.shape
-        what = f"model with L={x.size}, K={K}, k={k}, C={W2.shape[0]}"
-        p, dw = _model_call(student, x, y, w, W2, b2, what)
-        p_ref, _, _ = reference_model(x, y, w, W2, b2)
-        assert_close(p, p_ref, f"{what}: p", rtol=1e-9, atol=1e-12)
-        num = numerical_gradient(lambda wv: reference_model(x, y, wv, W2, b2)[1], w.copy())
-        assert_rel_error(dw, num, f"{what}: dw", tol=GRAD_TOL)
+        _compare_model(student, x, y, w, W2, b2, f"model with L={x.size}, K={K}, k={k}, C={W2.shape[0]}")
+
+
+def _compare_model(student, x, y, w, W2, b2, what):
+    p, dw = _model_call(student, x, y, w, W2, b2, what)
+
+    def judge(expected):
+        assert_close(p, expected[0], f"{what}: p", rtol=1e-9, atol=1e-12)
+        assert_rel_error(dw, expected[1], f"{what}: dw", tol=GRAD_TOL)
+    p_ref, _, _ = reference_model(x, y, w, W2, b2)
+    num = numerical_gradient(lambda wv: reference_model(x, y, wv, W2, b2)[1], w.copy())
+    _either(judge, (p_ref, num), lambda: _composed_model(student, x, y, w, W2, b2))
+
+
+def _composed_model(student, x, y, w, W2, b2):
+    """(p, dw) right for the student's own ``conv1d`` and ``conv1d_backward_weights``, or None.
+
+    The student's conv1d gives the pre-activations, the grader the rest of the forward pass and
+    dL/dh1, the student's conv1d_backward_weights turns that into dw.
+    """
+    try:
+        h1 = _float_array(student.call("conv1d", x.copy(), w.copy()), "conv1d", (w.shape[0], x.size - w.shape[1] + 1))
+        if not np.all(np.isfinite(h1)):
+            return None
+        n = h1.shape[1]
+        h3 = np.maximum(h1, 0.0).mean(axis=1)
+        s = np.asarray(W2, dtype=np.float64) @ h3 + np.asarray(b2, dtype=np.float64)
+        e = np.exp(s - s.max())
+        p = e / e.sum()
+        ds = p.copy()
+        ds[y] -= 1.0
+        dh1 = np.repeat((W2.T @ ds)[:, None] / n, n, axis=1) * (h1 > 0)
+        dw = _float_array(student.call("conv1d_backward_weights", x.copy(), dh1), "dw", w.shape)
+    except CheckFailed:
+        return None
+    return p, dw
+
+
+def _either(judge, reference, own):
+    """``judge(expected)`` passes for the reference or, else, for ``own()`` (None: no alternative).
+
+    The reference's failure message is the one raised.
+    """
+    try:
+        judge(reference)
+    except CheckFailed:
+        alternative = own()
+        if alternative is None:
+            raise
+        try:
+            judge(alternative)
+        except CheckFailed:
+            pass
+        else:
+            return
+        raise

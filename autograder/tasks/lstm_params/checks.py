@@ -55,8 +55,7 @@ def test_lstm_layers_and_biases(student):
         layers, biases = int(student.rng.integers(2, 5)), int(student.rng.integers(0, 3))
         expect(_count(student, "lstm_param_count", i, h, num_layers=layers, bias_vectors=biases)
                == reference_lstm(i, h, layers, biases),
-               "lstm_param_count: wrong count for a stacked LSTM (num_layers > 1); "
-               "remember what the second layer takes as input")
+               "lstm_param_count: wrong count for a stacked LSTM (num_layers > 1)")
     expect(_count(student, "lstm_param_count", 2, 3, num_layers=2, bias_vectors=2)
            == value(TASK, "exam_two_layer_lstm_pytorch"),
            "lstm_param_count: wrong count with PyTorch's two bias vectors")

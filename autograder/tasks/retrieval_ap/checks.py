@@ -1,15 +1,16 @@
 """Checks of task retrieval_ap (exam22, problem 2: "Zadatak 2", eq. 40 and the P/R table).
 
 References: ``reference_similarity`` and ``reference_precision_recall`` here;
-average precision is refereed by scikit-learn's ``average_precision_score``
-(a block of tied scores is one threshold), which the grader imports.
+``reference_ap``, a NumPy copy of scikit-learn's ``average_precision_score``
+(a block of tied scores is one threshold): the grader never imports scikit-learn;
+the tests compare the two on many random cases.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.checking import as_array, as_number, assert_close, check, expect, fail
+from autograder.grading.checking import as_array, as_number, assert_close, check, dtype_name, expect, fail
 from autograder.tasks.answer_key import value
 
 TASK = "retrieval_ap"
@@ -31,8 +32,21 @@ def reference_precision_recall(scores, relevant):
 
 
 def reference_ap(scores, relevant) -> float:
-    from sklearn.metrics import average_precision_score
-    return float(average_precision_score(np.asarray(relevant, dtype=int), np.asarray(scores, dtype=np.float64)))
+    """Average precision as scikit-learn's ``average_precision_score`` computes it, in NumPy.
+
+    A block of tied scores is one cut-off; AP = sum over cut-offs (highest score first) of
+    (R_k - R_{k-1}) * P_k, summed in scikit-learn's order; 0.0 when nothing is relevant.
+    ``tests/key/test_retrieval_ap.py`` checks it against scikit-learn on many random cases.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    order = np.argsort(s, kind="mergesort")[::-1]  # as scikit-learn: a stable sort, reversed
+    s, hits = s[order], np.asarray(relevant).ravel()[order] != 0
+    ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # the last item of each block of ties
+    tps = np.cumsum(hits, dtype=np.float64)[ends]
+    if tps.size == 0 or tps[-1] == 0:
+        return 0.0
+    precision, recall = tps / (ends + 1.0), tps / tps[-1]
+    return float(-np.sum(np.diff(np.r_[recall[::-1], 0.0]) * precision[::-1]))
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -45,7 +59,7 @@ def _exam():
 def _float_array(val, what, shape):
     arr = as_array(val, what, shape=shape)
     if val.dtype.kind != "f":
-        fail(f"{what}: expected a float array, got dtype {val.dtype}")
+        fail(f"{what}: expected a float array, got dtype {dtype_name(val)}")
     return arr
 
 

@@ -100,6 +100,11 @@ def test_document_point(student):
     assert_close(loss, value(TASK, "loss_document"), "the document's point: loss")
     for n in NAMES:
         assert_close(grads[n], value(TASK, f"dL_d{n}_document"), f"the document's point: dL/d{n}")
+    # the document's target at points the student has not seen
+    for i in range(4):
+        x, params = _random_params(student.rng)
+        _compare_reference(student, x, np.asarray(t, dtype=np.float64), params,
+                           f"random point {i + 1} with the document's target")
 
 
 @check

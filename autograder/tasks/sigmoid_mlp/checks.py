@@ -113,7 +113,10 @@ def test_shapes_and_inputs(student):
                 for a in (x, y, params["W"], params["b1"], params["U"], params["b2"])]
         out, after = student.call_keep_args(FN, *args)
         what = "sigmoid_mlp_gradients(" + ("one example" if np.ndim(x) == 1 else "a batch") + ")"
-        as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what, strict=True)
+        g = as_gradients(out, {k: np.shape(params[k]) for k in KEYS}, what, strict=True)
+        ref = reference_gradients(x, y, **params)
+        for k in KEYS:
+            assert_close(g[k], ref[k], f"{what}: gradient of {k}", rtol=1e-6, atol=1e-10)
         names = ("x", "y", "W", "b1", "U", "b2")
         for name, before, now in zip(names, (x, y, params["W"], params["b1"], params["U"], params["b2"]), after):
             if isinstance(before, np.ndarray):

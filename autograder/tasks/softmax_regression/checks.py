@@ -60,13 +60,23 @@ def test_document_step(student):
     W_new, b_new = _step(student, inp["W"], inp["b"], inp["x"], inp["y"], lr=float(value(TASK, "example", "lr")),
                          what=doc)
     expect(np.allclose(W_new[:, 2], inp["W"][:, 2]),
-           f"{doc}: the third column of W changed although x[2] = 0 (is dL/dW transposed?)")
+           f"{doc}: the third column of W changed although x[2] = 0")
     assert_close(b_new, value(TASK, "b_new"), f"{doc}: b_new", rtol=1e-6)
     assert_close(W_new, value(TASK, "W_new"), f"{doc}: W_new", rtol=1e-6)
     # the default learning rate is 1
     W_def, b_def = _step(student, inp["W"], inp["b"], inp["x"], inp["y"], what=f"{doc} (default lr)")
     assert_close(W_def, value(TASK, "W_new"), f"{doc} with the default lr: W_new", rtol=1e-6)
     assert_close(b_def, value(TASK, "b_new"), f"{doc} with the default lr: b_new", rtol=1e-6)
+    # examples of the worked example's sizes with values the student has not seen
+    K, D = inp["W"].shape
+    for lr in (float(value(TASK, "example", "lr")), None):
+        for _ in range(2):
+            W, b, x, y = _random_problem(student.rng, K, D)
+            what = "softmax_regression_step on an example like the worked one" + (" (default lr)" if lr is None else "")
+            W_new, b_new = _step(student, W, b, x, y, lr=lr, what=what)
+            W_ref, b_ref = reference_step(W, b, x, y, 1.0 if lr is None else lr)
+            assert_close(W_new, W_ref, f"{what}: W_new", rtol=1e-7, atol=1e-10)
+            assert_close(b_new, b_ref, f"{what}: b_new", rtol=1e-7, atol=1e-10)
 
 
 @check
@@ -109,7 +119,7 @@ def test_large_logits(student):
     for W, b, x, y in cases:
         W_new, b_new = _step(student, W, b, x, y, lr=1.0, what="softmax_regression_step(...) with huge logits")
         expect(np.all(np.isfinite(W_new)) and np.all(np.isfinite(b_new)),
-               "softmax_regression_step(...) with huge logits: inf or NaN in the result (unstable softmax?)")
+               "softmax_regression_step(...) with huge logits: inf or NaN in the result")
         W_ref, b_ref = reference_step(W, b, x, y)
         assert_close(W_new, W_ref, "W_new with huge logits", rtol=1e-7, atol=1e-9)
         assert_close(b_new, b_ref, "b_new with huge logits", rtol=1e-7, atol=1e-9)
@@ -131,3 +141,6 @@ def test_shapes_and_inputs(student):
                    f"softmax_regression_step(...) modified its argument {name}")
         expect(np.all(np.isfinite(W_new)) and np.all(np.isfinite(b_new)),
                f"softmax_regression_step(...) for K={K}, D={D}: inf or NaN in the result")
+        W_ref, b_ref = reference_step(W, b, x, y, 0.3)
+        assert_close(W_new, W_ref, f"W_new for K={K}, D={D}", rtol=1e-7, atol=1e-10)
+        assert_close(b_new, b_ref, f"b_new for K={K}, D={D}", rtol=1e-7, atol=1e-10)

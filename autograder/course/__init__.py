@@ -6,6 +6,7 @@ are imported where they are used), so that every wing may raise :class:`CourseEr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -16,6 +17,32 @@ from pathlib import Path
 
 class CourseError(Exception):
     """A problem with the course or the arguments: printed as is, exit status 2."""
+
+
+class _NoIriFormatParsers:
+    """Keeps jsonschema from importing ``rfc3987_syntax`` (~1 s: it builds about 40 parsers at import).
+
+    nbformat validates notebooks with jsonschema's Draft 4 validator and no format checker, so
+    the ``iri`` format check (drafts 7 and later) that jsonschema builds from that optional
+    module is never used: validation is unchanged. Only the import made by ``jsonschema._format``
+    is refused; this finder removes itself then, and anything else may import the module.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "rfc3987_syntax":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_globals.get("__name__", "").startswith(("importlib", "_frozen")):
+            frame = frame.f_back
+        if frame is None or frame.f_globals.get("__name__") != "jsonschema._format":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        raise ModuleNotFoundError("rfc3987_syntax: not needed to validate notebooks", name=name)
+
+
+if "jsonschema" not in sys.modules and not any(isinstance(f, _NoIriFormatParsers) for f in sys.meta_path):
+    sys.meta_path.insert(0, _NoIriFormatParsers())
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -70,10 +97,78 @@ def db_url(root: Path) -> str:
     return f"sqlite:///{root / 'gradebook.db'}"
 
 
+def _path_with_our_bin(path: str | None) -> str:
+    """``PATH`` with the running interpreter's bin/ first: nbgrader runs ``alembic`` (and itself) from PATH."""
+    return os.path.dirname(sys.executable) + os.pathsep + (path or os.defpath)
+
+
+@contextlib.contextmanager
+def _our_bin_on_path():
+    old = os.environ.get("PATH")
+    os.environ["PATH"] = _path_with_our_bin(old)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = old
+
+
+def _half_made(path: Path) -> bool:
+    """A gradebook that nbgrader's start-up left without its ``alembic_version`` table (it crashed)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+    return bool(names) and "alembic_version" not in names
+
+
+def ensure_gradebook(root: Path) -> None:
+    """Make ``gradebook.db`` if it does not exist, whole or not at all.
+
+    nbgrader's gradebook start-up creates the tables, then runs ``alembic`` from ``PATH`` to
+    stamp the schema version; from a fresh clone, with only ``.venv/bin/autograder`` called
+    (``sudo`` resets PATH), that fails and leaves a half-made file. Here the interpreter's bin/
+    is put on PATH, the gradebook is built in a temporary file beside it and moved into place,
+    and a half-made one from an earlier crash is completed (its version stamped).
+
+    Args:
+        root: the course root.
+    """
+    path = root / "gradebook.db"
+    if path.exists() and not _half_made(path):
+        return  # the usual case: nbgrader's API (about a second of imports) is not needed
+    from nbgrader.api import Gradebook, get_alembic_version
+
+    with _our_bin_on_path():
+        if path.exists():
+            if _half_made(path):
+                import sqlite3
+
+                version = get_alembic_version()
+                with contextlib.closing(sqlite3.connect(path)) as con, con:
+                    con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+                    con.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (version,))
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".gradebook-", suffix=".db", dir=root)
+        os.close(fd)
+        os.unlink(tmp)  # nbgrader must see no database, to stamp the version
+        try:
+            Gradebook(f"sqlite:///{tmp}").close()
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
 def nbgrader_command(root: Path, *args: str, quiet: bool = True) -> subprocess.CompletedProcess:
     """Run a stock nbgrader command in the course root (its venv's bin/ on PATH)."""
     env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = _path_with_our_bin(env.get("PATH"))
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -84,15 +179,9 @@ def nbgrader_command(root: Path, *args: str, quiet: bool = True) -> subprocess.C
 
 def ensure_in_gradebook(root: Path, assignment: str, log=print) -> None:
     """Record the assignment's cells in the gradebook (as generate_assignment does) if missing."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(db_url(root)) as gb:
-        try:
-            a = gb.find_assignment(assignment)
-            if a.notebooks:
-                return
-        except MissingEntry:
-            pass
+    ensure_gradebook(root)
+    if read_assignment(root, assignment):
+        return
     if not (root / "source" / assignment).is_dir():
         raise CourseError(f"no assignment {assignment!r}: source/{assignment}/ does not exist")
     log(f"recording {assignment} in the gradebook (nbgrader generate_assignment) ...")
@@ -101,28 +190,57 @@ def ensure_in_gradebook(root: Path, assignment: str, log=print) -> None:
                          f"--CourseDirectory.release_directory={tmp}")
 
 
+def read_assignment(root: Path, assignment: str) -> dict:
+    """The assignment's notebooks and cells as the gradebook holds them, read with ``sqlite3`` alone.
+
+    nbgrader's own API costs almost a second of imports; reading its tables needs none of it.
+    ``tests/test_grading_speed.py`` checks that this reads what ``nbgrader.api`` reads.
+
+    Args:
+        root: the course root (its ``gradebook.db``).
+        assignment: the assignment's name.
+
+    Returns:
+        ``{notebook: {"grade": [(name, max_score)], "solution": {names}, "source": {name: (cell_type,
+        locked, source)}}}``; ``{}`` when the gradebook or the assignment is missing or has no notebook.
+    """
+    import sqlite3
+
+    path = root / "gradebook.db"
+    if not path.is_file():
+        return {}
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = con.execute("SELECT id FROM assignment WHERE name = ?", (assignment,)).fetchone()
+        if found is None:
+            return {}
+        nbs = {}
+        for nb_id, name in con.execute("SELECT id, name FROM notebook WHERE assignment_id = ?", (found[0],)):
+            grade = con.execute("SELECT b.name, g.max_score FROM base_cell b JOIN grade_cells g ON g.id = b.id "
+                                "WHERE b.notebook_id = ?", (nb_id,)).fetchall()
+            solution = {r[0] for r in con.execute("SELECT b.name FROM base_cell b JOIN solution_cells s "
+                                                  "ON s.id = b.id WHERE b.notebook_id = ?", (nb_id,))}
+            source = {r[0]: (r[1], bool(r[2]), r[3]) for r in con.execute(
+                "SELECT name, cell_type, locked, source FROM source_cell WHERE notebook_id = ?", (nb_id,))}
+            nbs[name] = {"grade": grade, "solution": solution, "source": source}
+        return nbs
+    finally:
+        con.close()
+
+
 def load_assignment(root: Path, assignment: str) -> AssignmentSpec:
     """Read the assignment's notebooks, grade cells and locked cells from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     release = root / "release" / assignment
-    with Gradebook(db_url(root)) as gb:
-        try:
-            a = gb.find_assignment(assignment)
-        except MissingEntry:
-            raise CourseError(f"assignment {assignment!r} is not in the gradebook") from None
-        specs = {}
-        for nb in a.notebooks:
-            solution_ids = {c.name for c in nb.solution_cells}
-            sources = {c.name: c for c in nb.source_cells}
-            order = _cell_order(release / f"{nb.name}.ipynb", root / "source" / assignment / f"{nb.name}.ipynb")
-            rank = {gid: i for i, gid in enumerate(order)}
-            cells = sorted(nb.grade_cells, key=lambda c: (rank.get(c.name, len(rank)), c.name))
-            grade_cells = [GradeCell(c.name, float(c.max_score), c.name not in solution_ids) for c in cells]
-            locked = {name: (c.cell_type, c.source) for name, c in sources.items() if c.locked}
-            specs[nb.name] = NotebookSpec(nb.name, grade_cells, locked, order or sorted(sources))
+    specs = {}
+    for name, nb in read_assignment(root, assignment).items():
+        order = _cell_order(release / f"{name}.ipynb", root / "source" / assignment / f"{name}.ipynb")
+        rank = {gid: i for i, gid in enumerate(order)}
+        cells = sorted(nb["grade"], key=lambda c: (rank.get(c[0], len(rank)), c[0]))
+        grade_cells = [GradeCell(gid, float(points), gid not in nb["solution"]) for gid, points in cells]
+        locked = {gid: (kind, src) for gid, (kind, is_locked, src) in nb["source"].items() if is_locked}
+        specs[name] = NotebookSpec(name, grade_cells, locked, order or sorted(nb["source"]))
     if not specs:
-        raise CourseError(f"assignment {assignment!r} has no notebooks in the gradebook")
+        raise CourseError(f"assignment {assignment!r} is not in the gradebook or has no notebooks")
     return AssignmentSpec(assignment, dict(sorted(specs.items())))
 
 

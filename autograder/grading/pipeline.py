@@ -1,8 +1,10 @@
 """Grading one notebook, as a short pipeline of steps, each testable alone.
 
-1. :func:`prepare` - read the submitted file defensively and decide which code
-   to run: the student's cells, with locked cells restored from the gradebook;
-   test cells are never run (whatever their metadata now says).
+1. :func:`prepare` - read the submitted file defensively (only a regular file
+   of the student's own: FIFOs, devices, folders and symbolic links are
+   ``refused``) and decide which code to run: the student's cells, with locked
+   cells restored from the gradebook; cells marked as tests are never run, and
+   metadata of any JSON type is tolerated.
 2. :class:`Execution` - run that code in a confined child; a cell that hangs
    or kills the process is skipped and the rest replayed in a fresh child.
 3. :func:`judge` - run each test cell's check *in the grader*, talking to the
@@ -17,10 +19,12 @@ import json
 import time
 import traceback
 import warnings
+from pathlib import Path
 
 import nbformat
 
-from autograder.course import NotebookSpec, notebooks
+from autograder.course import NotebookSpec, notebooks, untrusted
+from autograder.grading import hints
 from autograder.grading.checking import CheckFailed, Student, seed_for
 from autograder.sandbox import SessionDead, Zygote
 
@@ -38,27 +42,51 @@ class Prepared:
     name: str
     cells: list  # of (label, source)
     text: str | None = None
-    problem: str | None = None  # why nothing can run (missing, malformed)
-    status: str = "ok"  # ok | missing | malformed
+    problem: str | None = None  # why nothing can run (missing, malformed, refused), safe to show
+    status: str = "ok"  # ok | missing | malformed | refused
 
 
 def prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
-    """Read a submitted notebook and list the code to run (never raises)."""
+    """Read a submitted notebook and list the code to run (never raises).
+
+    Everything in the file is hostile data: the file is read only if it is a regular file
+    reached without a symbolic link (:func:`autograder.course.untrusted.read_submitted`: a FIFO,
+    device, socket, folder or symlink is ``refused``, and nothing of a link's target is read);
+    metadata of any JSON type is tolerated; test cells are never run, whatever their metadata.
+
+    Args:
+        path: the submitted file, or None when it is missing. Its folder must be an absolute
+            path without symbolic links (``autograder grade``'s discovery resolves it).
+        spec: the notebook's cells and points, from the gradebook.
+        limits: the file size limit.
+
+    Returns:
+        A :class:`Prepared`; when ``problem`` is set, nothing is to be run.
+    """
+    try:
+        return _prepare(path, spec, limits)
+    except Exception:  # noqa: BLE001 - a notebook the checks below did not foresee costs only itself
+        return Prepared(spec.name, [], status="malformed",
+                        problem="not a valid notebook (nbformat 4): open it in Jupyter and save it again")
+
+
+def _prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
     name = spec.name
-    if path is None or not path.exists():
+    if path is None:
         return Prepared(name, [], problem="notebook not submitted", status="missing")
     try:
-        size = path.stat().st_size
-        if size > limits.max_notebook_bytes:
-            return Prepared(name, [], status="malformed",
-                            problem=f"notebook file too large ({size / 2**20:.0f} MiB; limit "
-                                    f"{limits.max_notebook_bytes / 2**20:.0f} MiB)")
-        raw = path.read_bytes()
+        raw = untrusted.read_submitted(Path(path), limits.max_notebook_bytes)
         text = raw.decode("utf-8")
+    except FileNotFoundError:
+        return Prepared(name, [], problem="notebook not submitted", status="missing")
+    except untrusted.TooLarge as big:
+        return Prepared(name, [], status="malformed",
+                        problem=f"notebook file too large ({big.size / 2**20:.0f} MiB; limit "
+                                f"{limits.max_notebook_bytes / 2**20:.0f} MiB)")
+    except untrusted.Refused as refused:
+        return Prepared(name, [], status="refused", problem=str(refused))
     except UnicodeDecodeError:
         return Prepared(name, [], status="malformed", problem="not a notebook: the file is not UTF-8 text")
-    except OSError as exc:
-        return Prepared(name, [], status="malformed", problem=f"the file could not be read ({exc.strerror})")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -79,10 +107,10 @@ def prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
                         problem="not a valid notebook (nbformat 4): open it in Jupyter and save it again")
     cells, present = [], set()
     for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        meta = notebooks.nbgrader_meta(cell) if isinstance(cell.get("metadata"), dict) else {}
-        gid = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else None
+        meta = notebooks.nbgrader_meta(cell)  # {} unless a dict
+        gid = notebooks.grade_id_of(cell)  # None unless a non-empty string
         if gid in spec.auto_ids or (meta.get("grade") and not meta.get("solution")):
             continue  # test cells are judged by the grader, never run
         source = cell.get("source", "")
@@ -159,8 +187,11 @@ class Execution:
             self.session = None
 
 
-def judge(execution: Execution, spec: NotebookSpec, task_checks: dict, log=None) -> list:
-    """Run every test cell's check in the grader; one verdict per grade cell."""
+def judge(execution: Execution, spec: NotebookSpec, task_checks: dict, log=None, misconceptions=None) -> list:
+    """Run every test cell's check in the grader; one verdict per grade cell.
+
+    After every check has run, failed verdicts get ``hints`` (see :func:`attach_hints`).
+    """
     verdicts = []
     for cell in spec.grade_cells:
         verdict = {"grade_id": cell.grade_id, "max_points": cell.points, "points": 0.0}
@@ -191,10 +222,51 @@ def judge(execution: Execution, spec: NotebookSpec, task_checks: dict, log=None)
                 log(f"internal error in check {spec.name}.{cell.grade_id}:\n{traceback.format_exc(limit=3)}")
             verdict.update(status="error", message="the grader could not run this test (tell your instructor)")
         verdicts.append(verdict)
+    attach_hints(execution, spec, verdicts, misconceptions, log)
     return verdicts
 
 
-def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, checks: dict, log=None) -> dict:
+def attach_hints(execution: Execution, spec: NotebookSpec, verdicts: list, catalogue, log=None) -> None:
+    """Give every failed verdict a ``hints`` list: the misconceptions its failure matches.
+
+    Runs after all checks, so a probe that hangs or kills the student's process can cost
+    no point; it never restarts the notebook (a dead process gets no hint search), and
+    each call of the student's code gets at most :data:`hints.CALL_SECONDS`.
+
+    Args:
+        execution: the notebook's namespace (its child process), after the checks.
+        spec: the notebook's cells.
+        verdicts: the checks' verdicts; failed ones get ``hints`` (a list, maybe empty), in place.
+        catalogue: the task's misconceptions (:class:`autograder.grading.hints.Misconception`), or None.
+        log: where internal errors go, or None.
+    """
+    failed = [v["grade_id"] for v in verdicts if v.get("status") == "failed"]
+    for v in verdicts:
+        if v.get("status") == "failed":
+            v["hints"] = []
+    session = execution.session
+    if not catalogue or not failed or session is None or not session.alive or execution.remaining() <= 1:
+        return
+
+    def transport(request: dict) -> dict:
+        if not session.alive:
+            raise SessionDead("the notebook's process is not running")
+        return session.request(request, min(hints.CALL_SECONDS, execution._timeout()))
+
+    try:
+        found = hints.search(transport, catalogue, failed, spec.name, alive=lambda: session.alive,
+                             seconds=min(hints.SEARCH_SECONDS, execution.remaining()), log=log)
+    except Exception:  # noqa: BLE001 - a hint is a bonus: never let it cost the report
+        if log:
+            log(f"internal error in the hint search of {spec.name}:\n{traceback.format_exc(limit=3)}")
+        return
+    for v in verdicts:
+        if v.get("status") == "failed":
+            v["hints"] = found.get(v["grade_id"], [])
+
+
+def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, checks: dict, log=None,
+                   misconceptions=None) -> dict:
     """Grade one submitted notebook; always returns a result (never raises).
 
     Args:
@@ -204,12 +276,30 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, che
         limits: time and size limits.
         checks: grade_id -> check function (the task's ``checks.py``, loaded by the caller).
         log: where internal errors go (the run's private log), or None.
+        misconceptions: the task's catalogue (``misconceptions.py``, loaded by the caller) for the
+            hints on failed tests, or None for no hints.
 
     Returns:
         The notebook's result dict (see :mod:`autograder.report`).
     """
     started = time.monotonic()
-    prepared = prepare(path, spec, limits)
+    prepared = prepare(path, spec, limits)  # never raises
+    return grade_prepared(zygote, spec, prepared, limits, checks, log, misconceptions, started=started)
+
+
+def grade_prepared(zygote: Zygote, spec: NotebookSpec, prepared: Prepared, limits: Limits, checks: dict, log=None,
+                   misconceptions=None, started: float | None = None) -> dict:
+    """:func:`grade_notebook` for a notebook already read by :func:`prepare` (so that it is parsed once).
+
+    Args:
+        zygote, spec, limits, checks, log, misconceptions: as for :func:`grade_notebook`.
+        prepared: what :func:`prepare` made of the submitted file.
+        started: ``time.monotonic()`` when the notebook's grading began (its ``seconds``); default now.
+
+    Returns:
+        The notebook's result dict (see :mod:`autograder.report`); never raises.
+    """
+    started = time.monotonic() if started is None else started
     result = {"notebook": spec.name, "status": "graded", "problem": None, "score": 0.0,
               "max_score": spec.max_score, "manual_max": spec.manual_max, "tests": [], "cells": []}
     if prepared.problem:
@@ -221,7 +311,7 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, che
         execution = Execution(zygote, prepared, limits)
         try:
             execution.start()
-            result["tests"] = judge(execution, spec, checks, log)
+            result["tests"] = judge(execution, spec, checks, log, misconceptions)
             result["cells"] = execution.cell_notes()
             if execution.broken:
                 result["problem"] = execution.broken
@@ -235,4 +325,4 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, path, limits: Limits, che
             execution.close()
     result["score"] = sum(t["points"] for t in result["tests"])
     result["seconds"] = round(time.monotonic() - started, 3)
-    return result
+    return untrusted.clean(result)  # no string that can make a write fail (lone surrogates escaped)

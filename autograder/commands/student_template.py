@@ -2,9 +2,10 @@
 
 It holds the release notebooks, a README for students, ``check.py`` (the
 public-test runner, self-contained), ``requirements.txt`` and a workflow that
-runs the public tests on every push and, when the course has set it up, asks
-the course repository to grade the commit (``repository_dispatch``). No
-answer key and no hidden test is ever copied.
+runs the public tests on every push and reports their score in the job summary.
+It holds no secret and refers to none: official grading is pulled by the course
+(``autograder collect``) and returned to the ``feedback`` branch and the commit
+status (``autograder return``). No answer key and no hidden test is ever copied.
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""The pull loop's cycle with one changed submission, against a full regrade of the same class, in one run.
+
+Fabricates N student repositories (bare, ``file://``; correct / one task wrong /
+stub in turn) for one assignment of a scratch course, then times, each step as
+its command (``python -m autograder.cli``):
+
+  1. a first cycle: everyone is new (collect, grade, return, publish);
+  2. a cycle on a fresh runner (the record restored from the ``grades`` branch) in
+     which one student changed one notebook: collect, grade (reuse), return, publish;
+  3. a full regrade of the same N submissions (``grade --force``).
+
+and prints the seconds of each step and the ratio full regrade / cycle 2.
+
+    python bench/pull_cycle.py [--students 200] [--assignment exam22] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grading_throughput import fabricate  # noqa: E402
+
+from autograder import course as course_mod  # noqa: E402
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x",
+           "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def git(*args, cwd=None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def push_folder(folder: Path, bare: Path) -> None:
+    if not bare.exists():
+        git("init", "-q", "--bare", "-b", "main", str(bare))
+    if not (folder / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=folder)
+    git("add", "-A", cwd=folder)
+    git("commit", "-q", "-m", "work", cwd=folder)
+    git("push", "-q", "-f", str(bare), "HEAD:refs/heads/main", cwd=folder)
+
+
+def step(label: str, cmd: list, cwd: Path, times: dict) -> str:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, cmd)], cwd=cwd, capture_output=True,
+                          text=True)
+    times[label] = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def cycle(work: Path, n: int, args, roster: Path, course_bare: Path, url: str) -> tuple[dict, dict]:
+    run = work / f"cycle{n}"
+    run.mkdir()
+    has_grades = subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/heads/grades"], cwd=course_bare,
+                                capture_output=True).returncode == 0
+    if has_grades:
+        git("clone", "-q", "--depth", "1", "--branch", "grades", f"file://{course_bare}", str(run / "record"))
+    out = run / "record" / args.assignment
+    times, lines = {}, {}
+    pull = ["--org", "bench", "--url-template", url]
+    lines["collect"] = step("collect", ["collect", roster, "--assignment", args.assignment, "--dest",
+                                        run / "submitted", "--record", out, *pull], work, times)
+    lines["grade"] = step("grade", ["grade", run / "submitted", "--assignment", args.assignment, "--out", out,
+                                    "--jobs", args.jobs], work, times)
+    lines["return"] = step("return", ["return", out, "--roster", roster, *pull], work, times)
+    lines["publish"] = step("publish", ["publish", out, "--to", f"file://{course_bare}"], work, times)
+    return times, lines
+
+
+def last_line(text: str, start: str) -> str:
+    return next((line for line in reversed(text.splitlines()) if line.startswith(start)), "?")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--assignment", default="exam22")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="autograder-bench-pull-") as tmp:
+        work = Path(tmp)
+        shutil.copy2(ROOT / "nbgrader_config.py", work)
+        shutil.copytree(ROOT / "source", work / "source")
+        course_mod.nbgrader_command(work, "generate_assignment", args.assignment, "--force")
+        names = fabricate(work, args.assignment, args.students)
+        students = sorted(p.name for p in (work / "submitted").iterdir())
+        repos = work / "repos"
+        repos.mkdir()
+        started = time.perf_counter()
+        for s in students:
+            push_folder(work / "submitted" / s / args.assignment, repos / f"{args.assignment}-{s}.git")
+        print(f"{len(students)} student repositories x {len(names)} notebooks of {args.assignment} "
+              f"(made in {time.perf_counter() - started:.1f} s); {os.cpu_count()} cores; grade --jobs {args.jobs}; "
+              f"{'root: confined children' if os.geteuid() == 0 else 'not root: process isolation only'}")
+        roster = work / "roster.csv"
+        roster.write_text("student\n" + "\n".join(students) + "\n")
+        course_bare = work / "course.git"
+        git("init", "-q", "--bare", "-b", "main", str(course_bare))
+        url = f"file://{repos}/{{assignment}}-{{student}}.git"
+        first, first_lines = cycle(work, 1, args, roster, course_bare, url)
+        # one student changes one notebook (back to the stub)
+        changed = students[0]
+        folder = work / "submitted" / changed / args.assignment
+        shutil.copy2(work / "release" / args.assignment / f"{names[0]}.ipynb", folder / f"{names[0]}.ipynb")
+        push_folder(folder, repos / f"{args.assignment}-{changed}.git")
+        second, second_lines = cycle(work, 2, args, roster, course_bare, url)
+        # a full regrade of the same submissions (as they are now), nothing reused
+        full_out = work / "full"
+        shutil.copytree(work / "cycle2" / "record" / args.assignment, full_out)
+        full = {}
+        full_lines = step("grade --force", ["grade", "submitted", "--assignment", args.assignment, "--out",
+                                            full_out, "--jobs", args.jobs, "--force"], work, full)
+        print(f"\n{'step':<10} {'cycle 1 (all new)':>18} {'cycle 2 (1 changed)':>20}")
+        for label in ("collect", "grade", "return", "publish"):
+            print(f"{label:<10} {first[label]:17.1f}s {second[label]:19.1f}s")
+        total1, total2 = sum(first.values()), sum(second.values())
+        print(f"{'total':<10} {total1:17.1f}s {total2:19.1f}s")
+        print(f"\nfull regrade of the same {len(students)} (grade --force): {full['grade --force']:.1f} s")
+        print(f"cycle 2 is {full['grade --force'] / total2:.1f}x faster than the full regrade "
+              f"({full['grade --force'] / second['grade']:.1f}x for its grade step alone)")
+        print("\ncycle 2 said:")
+        print("  " + last_line(second_lines["collect"], "collect:"))
+        print("  " + last_line(second_lines["grade"], "graded "))
+        print("  " + last_line(second_lines["return"], "return:"))
+        print("  " + last_line(second_lines["publish"], "publish:"))
+        print("full regrade said:\n  " + last_line(full_lines, "graded "))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

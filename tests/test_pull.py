@@ -1,0 +1,750 @@
+"""The pull loop end to end: collect -> grade -> publish -> return, with real git and a local HTTP server.
+
+Student repositories are bare repositories on disk (``file://``); the course
+repository (``grades`` branch) too; GitHub's REST API is a local HTTP server on
+127.0.0.1 that records what it is sent. Nothing reaches the network. The loop
+runs three cycles on the scratch course of ``conftest.py`` (assignment
+``backprop``), each on fresh folders (a fresh runner: only the ``grades`` branch
+carries the record from one cycle to the next):
+
+1. six students: on time, still on the stub, missing, notebooks symlinked into
+   ``source/``, an oversized file, an empty repository;
+2. the on-time student changes one notebook: only they are collected, graded and
+   get a feedback commit;
+3. nothing changes: 0 changed, nothing fetched, nothing graded.
+
+A fake token is in the environment of every command; it must appear nowhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.commands import grade, student_template
+from autograder.pull import collect as pull_collect
+from autograder.pull import record as pull_record
+from autograder.pull import roster as pull_roster
+from autograder.pull.git import SAFE_CONFIG, Git
+
+from .conftest import write_student
+from .helpers import ROOT
+
+A = "backprop"
+ORG = "dl1"
+TOKEN = "ghp_FAKEtoken0123456789abcdefXYZ"
+SECRET_FORMS = [TOKEN, base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()]
+STUDENTS = ["ontime", "stubby", "missing", "Linker", "bigfile", "empty"]
+
+
+# -- helpers -----------------------------------------------------------------------
+
+def sh(args, cwd=None, **kw) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s",
+           "GIT_COMMITTER_EMAIL": "s@x", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    return subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def push_tree(bare: Path, work: Path, message: str = "work", date: str | None = None) -> str:
+    """Commit everything in ``work`` and push it to ``bare`` (main); return the commit."""
+    if not (work / ".git").exists():
+        sh(["git", "init", "-q", "-b", "main", str(work)])
+    sh(["git", "add", "-A"], cwd=work)
+    args = ["git", "-c", "core.symlinks=true", "commit", "-q", "-m", message]
+    if date:
+        args += ["--date", date]
+    sh(args, cwd=work)
+    sh(["git", "push", "-q", "-f", str(bare), "HEAD:refs/heads/main"], cwd=work)
+    return sh(["git", "rev-parse", "HEAD"], cwd=work).strip()
+
+
+def tip(bare: Path, branch: str) -> str | None:
+    out = subprocess.run(["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}"], cwd=bare,
+                         capture_output=True, text=True).stdout.strip()
+    return out or None
+
+
+def branch_files(bare: Path, branch: str) -> dict:
+    names = sh(["git", "ls-tree", "-r", "--name-only", branch], cwd=bare).split("\n")
+    return {n: subprocess.run(["git", "show", f"{branch}:{n}"], cwd=bare, capture_output=True).stdout
+            for n in names if n}
+
+
+class ProcessWatch:
+    """Samples every process's command line (/proc/*/cmdline) while the loop runs."""
+
+    def __init__(self):
+        self.seen, self._stop = set(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for p in Path("/proc").iterdir():
+                if p.name.isdigit():
+                    try:
+                        self.seen.add((p / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join()
+
+
+class Api(http.server.BaseHTTPRequestHandler):
+    """GitHub's REST API for commit statuses (and a git host that always says 404), recording requests."""
+
+    calls: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).calls.append(("POST", self.path, dict(self.headers), json.loads(body or b"null")))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": 1}')
+
+    def do_GET(self):  # noqa: N802
+        type(self).calls.append(("GET", self.path, dict(self.headers), None))
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def api():
+    Api.calls = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Api.calls
+    server.shutdown()
+    server.server_close()
+
+
+def cli(*args, cwd, check=True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AUTOGRADER_GIT_TOKEN": TOKEN}
+    env.pop("GITHUB_OUTPUT", None)
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"autograder {args[0]} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+# -- the loop ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def loop(course, tmp_path_factory, api):
+    """Three cycles of the pull loop; returns everything the tests below look at."""
+    api_url, calls = api
+    base = tmp_path_factory.mktemp("pull")
+    repos, work = base / "repos", base / "work"
+    repos.mkdir()
+    bares = {}
+    for student in STUDENTS:
+        if student == "missing":
+            continue
+        bare = repos / f"{A}-{student}.git"
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+        bares[student] = bare
+    # on time: every notebook solved; stubby: the release notebooks
+    write_student(course, work / "solved", A, "ontime")
+    first_sha = push_tree(bares["ontime"], work / "solved" / "ontime" / A, date="2001-01-01T00:00:00")  # forged date
+    shutil.copytree(course / "release" / A, work / "stubby")
+    push_tree(bares["stubby"], work / "stubby")
+    # Linker: every notebook a symlink into the course's source/ (the solutions and hidden tests)
+    (work / "linker").mkdir()
+    for nb in sorted((course / "source" / A).glob("*.ipynb")):
+        (work / "linker" / nb.name).symlink_to(nb)
+    push_tree(bares["Linker"], work / "linker")
+    # bigfile: solved notebooks and a 2 MiB file (limit: 1 MiB)
+    write_student(course, work / "solved", A, "bigfile")
+    (work / "solved" / "bigfile" / A / "data.bin").write_bytes(os.urandom(2 * 2**20))
+    push_tree(bares["bigfile"], work / "solved" / "bigfile" / A)
+    # the course repository (its grades branch is the record)
+    course_bare = base / "course.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(course_bare)])
+    roster = base / "roster.csv"
+    roster.write_text("student\n" + "\n".join(STUDENTS) + "\n")
+    url = f"file://{repos}/{{assignment}}-{{student}}.git"
+    pull_args = ["--org", ORG, "--url-template", url]
+    result = {"first_sha": first_sha, "bares": bares, "course_bare": course_bare, "base": base, "outputs": [],
+              "roster": roster, "calls": calls}
+
+    def cycle(n: int, changes=None) -> dict:
+        """A cycle on a fresh runner: restore the record from `grades`, collect, grade, return, publish."""
+        run = base / f"cycle{n}"
+        run.mkdir()
+        if tip(course_bare, "grades"):
+            sh(["git", "clone", "-q", "--depth", "1", "--branch", "grades", f"file://{course_bare}",
+                str(run / "record")])
+        else:
+            (run / "record").mkdir()
+        out = run / "record" / A
+        before = {s: tip(b, "feedback") for s, b in bares.items()}
+        got = {"out": out, "submitted": run / "submitted", "feedback_before": before}
+        got["collect"] = cli("collect", roster, "--assignment", A, "--dest", run / "submitted", "--record", out,
+                             "--max-repo-mb", "1", *pull_args, cwd=course)
+        lines = []
+        if (run / "submitted").is_dir():
+            grade.run(run / "submitted", A, out, jobs=2, root=course, gradebook=False, echo=lines.append)
+        got["grade"] = lines
+        got["return"] = cli("return", out, "--roster", roster, *pull_args, "--api-url", api_url, "--status",
+                            cwd=course)
+        got["publish"] = cli("publish", out, "--to", f"file://{course_bare}", cwd=course)
+        got["feedback_after"] = {s: tip(b, "feedback") for s, b in bares.items()}
+        result["outputs"] += [got["collect"], got["return"], got["publish"]]
+        return got
+
+    with ProcessWatch() as watch:
+        result[1] = cycle(1)
+        # cycle 2: ontime changes one notebook (sigmoid_mlp back to the stub)
+        solved = work / "solved" / "ontime" / A
+        shutil.copy2(course / "release" / A / "sigmoid_mlp.ipynb", solved / "sigmoid_mlp.ipynb")
+        push_tree(bares["ontime"], solved, message="redo sigmoid")
+        result[2] = cycle(2)
+        result[3] = cycle(3)
+    result["processes"] = watch.seen
+    return result
+
+
+def report_of(out: Path, student: str) -> dict:
+    return json.loads((out / "reports" / f"{student}--{A}.json").read_text())
+
+
+def test_collect_first_cycle(loop):
+    c = loop[1]
+    text = c["collect"].stdout
+    assert "collect: 6 students, 6 changed, 1 missing, 2 refused, 1 empty, 0 without notebooks" in text
+    sub = c["submitted"]
+    assert sorted(p.name for p in sub.iterdir()) == ["ontime", "stubby"]
+    course_notebooks = sub / "ontime" / A
+    notebooks = sorted(p.name for p in course_notebooks.iterdir())
+    assert notebooks == ["relu_softmax_mlp.ipynb", "shared_logit_net.ipynb", "sigmoid_mlp.ipynb",
+                         "softmax_regression.ipynb", "timestamp.txt"]
+    assert all(not p.is_symlink() and p.is_file() for p in course_notebooks.iterdir())
+    collected = json.loads((c["out"] / "collected.json").read_text())["students"]
+    assert {s: collected[s]["status"] for s in STUDENTS} == {
+        "ontime": "collected", "stubby": "collected", "missing": "missing", "Linker": "refused",
+        "bigfile": "refused", "empty": "empty"}
+    ontime = collected["ontime"]
+    assert ontime["sha"] == loop["first_sha"] and ontime["seen_source"] == "first-seen"
+    # the first-seen time, not the forged commit date (2001), in nbgrader's format
+    stamp = (sub / "ontime" / A / "timestamp.txt").read_text().strip()
+    assert stamp == pull_record.nbgrader_timestamp(ontime["seen_at"]) and stamp.startswith("20") \
+        and not stamp.startswith("2001") and stamp.endswith(" UTC")
+    assert set(ontime["notebooks"]) == {n for n in notebooks if n.endswith(".ipynb")}
+    assert all(h.startswith("sha256:") and len(h) == 71 for h in ontime["notebooks"].values())
+    assert "bigfile: " in text and "larger than 1 MiB" in text
+
+
+def test_every_student_has_a_report_with_a_reason(loop):
+    out = loop[1]["out"]
+    reps = {s: report_of(out, s) for s in STUDENTS}
+    assert reps["ontime"]["score"] == reps["ontime"]["max_score"] > 0
+    assert reps["stubby"]["score"] == 0
+    for student, why in [("missing", "the repository was not found or could not be read"),
+                         ("empty", "the repository is empty (nothing was pushed)"),
+                         ("bigfile", "the commit's files are larger than 1 MiB together")]:
+        rep = reps[student]
+        assert rep["score"] == 0 and rep["max_score"] == reps["ontime"]["max_score"]
+        assert all(nb["status"] == "missing" and nb["problem"] == f"not submitted: {why}" for nb in rep["notebooks"])
+
+
+def test_the_symlinked_notebooks_earn_nothing_and_are_reported(loop):
+    rep = report_of(loop[1]["out"], "Linker")
+    assert rep["score"] == 0 and len(rep["notebooks"]) == 4
+    problem = rep["notebooks"][0]["problem"]
+    assert problem.startswith("not submitted: no notebook of the assignment could be collected (")
+    assert "relu_softmax_mlp.ipynb is a symbolic link: refused (only regular files are collected)" in problem
+    assert "Linker: sigmoid_mlp.ipynb is a symbolic link" in loop[1]["collect"].stdout
+    readme = branch_files(loop["bares"]["Linker"], "feedback")["README.md"].decode()
+    assert "is a symbolic link: refused" in readme and "Autograded score: 0 / " in readme
+
+
+def test_grades_branch_holds_the_class(loop):
+    files = branch_files(loop["course_bare"], "grades")
+    assert {f"{A}/reports/{s}--{A}.json" for s in STUDENTS} <= set(files)
+    assert f"{A}/grades.csv" in files and f"{A}/summary.md" in files and f"{A}/collected.json" in files
+    assert not any(n.endswith("grader-private.log") for n in files)
+    rows = list(csv.DictReader(files[f"{A}/grades.csv"].decode().splitlines()))
+    assert sorted(r["student"] for r in rows) == sorted(STUDENTS)
+    # one commit per run that changed something: cycle 1 and 2 (cycle 3 changed nothing but returned.json?)
+    log = sh(["git", "log", "--format=%s", "grades"], cwd=loop["course_bare"]).split("\n")
+    assert len([m for m in log if m]) == 2, log
+    assert "no commit" in loop[3]["publish"].stdout
+
+
+def test_feedback_branches_hold_each_students_own_pages_only(loop):
+    bares = loop["bares"]
+    for student, bare in bares.items():
+        files = branch_files(bare, "feedback")
+        assert set(files) == {"README.md", "relu_softmax_mlp.html", "shared_logit_net.html", "sigmoid_mlp.html",
+                              "softmax_regression.html"}, student
+        text = b"".join(files.values()).decode()
+        assert f"<b>{student}</b>" in text and f"Student: **{student}**" in text
+        for other in STUDENTS:
+            if other != student:
+                assert f"<b>{other}</b>" not in text and f"**{other}**" not in text and f"({other})" not in text
+    readme = branch_files(bares["ontime"], "feedback")["README.md"].decode()
+    assert "| relu_softmax_mlp |" in readme and f"Commit graded: `{tip(bares['ontime'], 'main')}`" in readme
+    assert "Seen:" in readme and "when the course first saw it" in readme
+    assert "missing: " in loop[1]["return"].stdout  # no repository to return to, said on the console
+
+
+def test_commit_status_through_the_rest_api(loop):
+    posts = [c for c in loop["calls"] if c[0] == "POST"]
+    by_repo = {}
+    for _, path, headers, body in posts:
+        by_repo.setdefault(path.split("/statuses/")[0], []).append((path, headers, body))
+    # one per commit: ontime twice (two commits), the others once; none without a commit (missing, empty)
+    assert sorted((k, len(v)) for k, v in by_repo.items()) == [
+        (f"/repos/{ORG}/{A}-Linker", 1), (f"/repos/{ORG}/{A}-bigfile", 1), (f"/repos/{ORG}/{A}-ontime", 2),
+        (f"/repos/{ORG}/{A}-stubby", 1)]
+    linker = by_repo[f"/repos/{ORG}/{A}-Linker"][0][2]
+    assert linker["state"] == "failure" and linker["description"] == (
+        "not graded: no notebook of the assignment could be collected")
+    path, headers, body = by_repo[f"/repos/{ORG}/{A}-stubby"][0]
+    sha = tip(loop["bares"]["stubby"], "main")
+    assert path == f"/repos/{ORG}/{A}-stubby/statuses/{sha}"
+    assert body["context"] == "autograder" and body["state"] == "failure"
+    assert body["description"].startswith("0 / ") and body["description"].endswith(" points (autograded)")
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_second_cycle_regrades_only_the_changed_student(loop):
+    c = loop[2]
+    assert "collect: 6 students, 1 changed, 1 missing, 2 refused, 1 empty, 0 without notebooks" in c["collect"].stdout
+    assert sorted(p.name for p in c["submitted"].iterdir()) == ["ontime"]
+    graded = [line for line in c["grade"] if line.startswith("[")]
+    assert all("ontime" in line and not any(o in line for o in STUDENTS if o != "ontime") for line in graded)
+    assert len(graded) == 4
+    rep = report_of(c["out"], "ontime")
+    sig = next(nb for nb in rep["notebooks"] if nb["notebook"] == "sigmoid_mlp")
+    assert sig["score"] == 0 and rep["score"] < rep["max_score"]
+    # everyone else's report is the first cycle's, byte for byte
+    for student in STUDENTS:
+        if student != "ontime":
+            name = f"reports/{student}--{A}.json"
+            assert (c["out"] / name).read_bytes() == (loop[1]["out"] / name).read_bytes(), student
+    # only ontime's feedback branch got a commit
+    moved = {s for s in loop["bares"] if c["feedback_before"][s] != c["feedback_after"][s]}
+    assert moved == {"ontime"}
+    assert "1 feedback branches updated" in c["return"].stdout
+
+
+def test_third_cycle_changes_and_fetches_nothing(loop, course, tmp_path):
+    c = loop[3]
+    assert "collect: 6 students, 0 changed, 1 missing, 2 refused, 1 empty, 0 without notebooks" in c["collect"].stdout
+    assert not c["submitted"].exists() and c["grade"] == []
+    record = tmp_path / "record"
+    shutil.copytree(c["out"], record)
+    counts = pull_collect.collect(loop["roster"], A, tmp_path / "sub", record, root=course, org=ORG,
+                                  url_template=f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git",
+                                  limits=pull_collect.Limits(max_bytes=2**20), echo=lambda m: None)
+    assert counts["fetched"] == 0 and counts["changed"] == 0 and counts["collected"] == 0
+    assert (record / "collected.json").read_bytes() == (c["out"] / "collected.json").read_bytes()
+    assert c["feedback_before"] == c["feedback_after"]
+    assert "0 feedback branches updated" in c["return"].stdout
+
+
+def test_the_token_appears_nowhere(loop):
+    texts = [p.stdout + p.stderr for p in loop["outputs"]]
+    texts += sorted(loop["processes"])
+    for path in loop["base"].rglob("*"):
+        if path.is_file() and not path.is_symlink() and "objects" not in path.parts:
+            texts.append(path.read_bytes().decode("utf-8", "replace"))  # .git/config, reports, record, CSV
+    for bare in [*loop["bares"].values(), loop["course_bare"]]:
+        for branch in ("feedback", "grades"):
+            if tip(bare, branch):
+                texts += [v.decode("utf-8", "replace") for v in branch_files(bare, branch).values()]
+    texts += [json.dumps([method, path, body]) for method, path, _, body in loop["calls"]]  # not the headers
+    assert len(texts) > 50 and any("autograder.cli" in t for t in loop["processes"])
+    for text in texts:
+        for secret in SECRET_FORMS:
+            assert secret not in text
+
+
+# -- the token over HTTP: only in git's environment, for the clone URL's host ------------
+
+def test_token_goes_to_git_by_environment_only_and_is_scrubbed(course, tmp_path, api):
+    api_url, calls = api
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repository\nzed,dl1/zed-repo\n")
+    with ProcessWatch() as watch:
+        proc = cli("collect", roster, "--assignment", A, "--dest", tmp_path / "sub", "--record", tmp_path / "rec",
+                   "--url-template", api_url + "/{repository}.git", cwd=course)
+    assert "zed: dl1/zed-repo: the repository was not found or could not be read" in proc.stdout
+    got = [c for c in calls if c[0] == "GET" and c[1].startswith("/dl1/zed-repo.git/info/refs")]
+    assert got, calls
+    assert got[-1][2].get("Authorization") == "Basic " + SECRET_FORMS[1]  # git sent it: the header works
+    everything = proc.stdout + proc.stderr + "".join(watch.seen)
+    everything += "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert not any(s in everything for s in SECRET_FORMS)
+    assert json.loads((tmp_path / "rec" / "collected.json").read_text())["students"]["zed"]["status"] == "missing"
+
+
+def test_git_environment_has_the_safe_configuration():
+    git = Git("tok")
+    env = git.env("https://github.com/o/r.git")
+    pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert pairs["core.hooksPath"] == "/dev/null" and pairs["filter.lfs.smudge"] == ""
+    assert env["GIT_LFS_SKIP_SMUDGE"] == "1" and env["GIT_CONFIG_GLOBAL"] == "/dev/null"
+    assert pairs["http.https://github.com/.extraHeader"].startswith("Authorization: Basic ")
+    assert "AUTOGRADER_GIT_TOKEN" not in env
+    # the header is scoped to the host git talks to (a redirect elsewhere does not carry it); none for file://
+    keys = [k for e in (git.env("https://git.example:8443/o/r.git"), git.env("file:///srv/r.git"), git.env())
+            for k, v in e.items() if k.startswith("GIT_CONFIG_KEY_") and "extraHeader" in v]
+    assert len(keys) == 1
+    assert "http.https://git.example:8443/.extraHeader" in git.env("https://git.example:8443/o/r.git").values()
+    assert len(SAFE_CONFIG) + 1 == int(env["GIT_CONFIG_COUNT"])
+    assert git.scrub("fatal: x-access-token:tok@host") == "fatal: ***@host"
+
+
+# -- publish races -------------------------------------------------------------------
+
+def test_two_publishes_at_once_both_land(loop, tmp_path, course):
+    target = tmp_path / "course.git"
+    sh(["git", "init", "-q", "--bare", str(target)])
+    rec = loop[1]["out"]
+    other = tmp_path / "exam22"
+    shutil.copytree(rec, other)
+    (other / "grades.csv").write_text("student,assignment\n")
+    (other / "collected.json").unlink()
+    again = tmp_path / "again"
+    shutil.copytree(loop[2]["out"], again)
+    env = {**os.environ, "AUTOGRADER_GIT_TOKEN": TOKEN}
+    procs = [subprocess.Popen([sys.executable, "-m", "autograder.cli", "publish", str(folder), "--to",
+                               f"file://{target}", *extra], cwd=course, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for folder, extra in [(rec, []), (other, ["--assignment", "exam22"]), (again, [])]]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    files = branch_files(target, "grades")
+    assert files["exam22/grades.csv"] == b"student,assignment\n"
+    assert f"{A}/grades.csv" in files
+    log = [m for m in sh(["git", "log", "--format=%s", "grades"], cwd=target).split("\n") if m]
+    assert len(log) == 3 and sum(m.startswith("exam22:") for m in log) == 1, log
+    # the same assignment twice: both commits are in the history, the branch holds the later one's files
+    published = {f"{A}/{k}": v for k, v in pull_publish_files(rec).items()}
+    published2 = {f"{A}/{k}": v for k, v in pull_publish_files(again).items()}
+    assert {k: v for k, v in files.items() if k.startswith(f"{A}/")} in (published, published2)
+
+
+def pull_publish_files(folder: Path) -> dict:
+    from autograder.pull.publish import record_files
+    return record_files(folder)
+
+
+# -- the roster ----------------------------------------------------------------------
+
+def test_roster_classroom_export_bom_quotes_and_refusals(tmp_path):
+    path = tmp_path / "classroom_roster.csv"
+    path.write_bytes("\ufeff\"identifier\",\"github_username\",\"github_id\",\"name\"\n"
+                     "\"a@x.org\",\"Ada-L\",\"1\",\"Lovelace, Ada\"\n"
+                     "\"b@x.org\",\"\",\"\",\"Not linked\"\n"
+                     "\"c@x.org\",\"../etc\",\"3\",\"Evil\"\n"
+                     "\"d@x.org\",\"bo\",\"4\",\"Bo\"\n".encode())
+    lines = []
+    entries = pull_roster.read(path, assignment="exam22", org="dl1", echo=lines.append)
+    assert entries == [pull_roster.Entry("Ada-L", "dl1/exam22-Ada-L"), pull_roster.Entry("bo", "dl1/exam22-bo")]
+    assert lines == ["roster line 3: no student id: skipped",
+                     "roster line 4: refused student id '../etc': use letters, digits, '.', '_' and '-' only, at "
+                     "most 100, starting and ending with a letter or digit"]
+
+
+@pytest.mark.parametrize("row, error", [
+    ("Ada\nada\n", "ada and Ada differ only in case"),
+    ("ada\nada\n", "ada is in the roster twice"),
+])
+def test_roster_case_clash_is_an_error(tmp_path, row, error):
+    from autograder.course import CourseError
+    path = tmp_path / "r.csv"
+    path.write_text("student\n" + row)
+    with pytest.raises(CourseError, match=error):
+        pull_roster.read(path, assignment="a", org="o", echo=lambda m: None)
+
+
+def test_roster_refusals_carry_on(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("student,repository\nok,o/ok\nx--y,\nbad,not a repo\n\"a\nb\",\nlast,\n")
+    lines = []
+    entries = pull_roster.read(path, assignment="a", org="o", echo=lines.append)
+    assert entries == [pull_roster.Entry("ok", "o/ok"), pull_roster.Entry("last", "o/a-last")]
+    assert lines == ["roster line 3: refused student id 'x--y': no '--' or '..' in an id",
+                     "roster line 4: refused repository 'not a repo' of bad: it must be owner/name",
+                     "roster line 5: refused student id 'a?b': use letters, digits, '.', '_' and '-' only, at most "
+                     "100, starting and ending with a letter or digit"]
+
+
+def test_not_utf8_roster_is_an_error(tmp_path):
+    from autograder.course import CourseError
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"student\n\xff\n")
+    with pytest.raises(CourseError, match="not UTF-8"):
+        pull_roster.read(path, assignment="a", org="o", echo=print)
+
+
+def test_collect_bad_arguments_exit_2(course, tmp_path):
+    roster = tmp_path / "r.csv"
+    roster.write_text("student\nada\n")
+    proc = cli("collect", roster, "--assignment", A, "--record", tmp_path / "rec", cwd=course, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"autograder collect: error: {roster}, line 2: ada has no 'repository': give --org "
+        f"(repositories are then ORG/{A}-STUDENT)"]
+    proc = cli("collect", tmp_path / "nope.csv", "--assignment", A, "--record", tmp_path / "rec", cwd=course,
+               check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("autograder collect: error: ") \
+        and "cannot read the roster" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = cli("collect", roster, "--assignment", A, "--record", tmp_path / "rec", "--org", "o",
+               "--url-template", "https://x:y@host/{repository}", cwd=course, check=False)
+    assert proc.returncode == 2 and "must not hold credentials" in proc.stderr
+
+
+# -- no dependencies: collect runs before anything is installed -------------------------
+
+def test_collect_runs_in_a_venv_without_the_dependencies(loop, course, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "-e", str(ROOT)],
+                         capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import numpy"], capture_output=True)
+    assert probe.returncode != 0  # really without dependencies
+    out = tmp_path / "record"
+    shutil.copytree(loop[3]["out"], out)
+    proc = subprocess.run([str(venv / "bin" / "autograder"), "collect", str(loop["roster"]), "--assignment", A,
+                           "--dest", str(tmp_path / "sub"), "--record", str(out), "--org", ORG, "--max-repo-mb", "1",
+                           "--url-template", f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git"],
+                          cwd=course, capture_output=True, text=True, env={**os.environ, "GITHUB_OUTPUT": str(
+                              tmp_path / "gh_out")})
+    assert proc.returncode == 0, proc.stderr
+    assert "collect: 6 students, 0 changed" in proc.stdout
+    assert (tmp_path / "gh_out").read_text() == "changed=0\ncollected=0\n"
+
+
+# -- workflows and the student template ----------------------------------------------------
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _tool(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    found = str(path) if path.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[test]'"
+    return found
+
+
+def test_workflows_pass_zizmor_and_the_schema():
+    assert {"autograde.yml", "ci.yml"} <= {p.name for p in WORKFLOWS}
+    zizmor = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "medium", "--no-progress",
+                             *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    schema = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+def test_autograde_workflow_shape():
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "autograde.yml").read_text())
+    on = wf[True]  # YAML 1.1 reads the key `on` as True
+    assert set(on) == {"schedule", "workflow_dispatch", "push"}
+    assert on["schedule"] == [{"cron": "*/15 * * * *"}] and on["push"]["paths"] == ["submitted/**"]
+    text = (ROOT / ".github" / "workflows" / "autograde.yml").read_text()
+    assert "repository_dispatch" not in text and "client_payload" not in text
+    for job in wf["jobs"].values():
+        for step in job.get("steps", []):
+            if "uses" in step:
+                ref = step["uses"].split("@")[1]
+                assert len(ref) == 40 and all(ch in "0123456789abcdef" for ch in ref), step["uses"]
+            assert "inputs." not in step.get("run", ""), step
+
+
+def test_student_template_holds_no_secret(course, tmp_path):
+    dest = student_template.run(A, tmp_path / "tpl", root=course, echo=lambda m: None)
+    for path in dest.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert "secrets." not in text and "TOKEN" not in text.upper().replace("TOKENS", "") \
+                and "dispatch" not in text.replace("workflow_dispatch", ""), path
+    workflow = (dest / ".github" / "workflows" / "check.yml").read_text()
+    assert "workflow_dispatch" in workflow
+    readme = (dest / "README.md").read_text()
+    assert "`feedback` branch" in readme and "status" in readme
+    schema = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             str(dest / ".github" / "workflows" / "check.yml")], capture_output=True, text=True)
+    assert schema.returncode == 0, schema.stdout
+    zizmor = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "medium", "--no-progress",
+                             str(dest / ".github" / "workflows" / "check.yml")], capture_output=True, text=True)
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+
+
+# -- hostile repositories: collect alone (no grading) ---------------------------------------
+
+def commit_entries(bare: Path, entries: list, scratch: Path, ref: str = "refs/heads/main") -> str:
+    """Push a commit whose tree is exactly ``entries``: (mode, name bytes, content bytes or a commit SHA)."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    sh(["git", "init", "-q", "-b", "main", str(scratch)])
+    lines = b""
+    for mode, name, content in entries:
+        if mode == "160000":
+            sha = content
+        else:
+            sha = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=scratch, input=content,
+                                 capture_output=True, check=True).stdout.decode().strip()
+        lines += f"{mode} {sha}\t".encode() + name + b"\0"
+    subprocess.run(["git", "update-index", "--add", "-z", "--index-info"], cwd=scratch, input=lines, check=True)
+    tree = sh(["git", "write-tree"], cwd=scratch).strip()
+    commit = sh(["git", "commit-tree", tree, "-m", "x"], cwd=scratch).strip()
+    sh(["git", "push", "-q", "-f", str(bare), f"{commit}:{ref}"], cwd=scratch)
+    return commit
+
+
+def test_hostile_repositories(course, tmp_path):
+    repos = tmp_path / "repos"
+    nb = (course / "release" / A / "relu_softmax_mlp.ipynb").read_bytes()
+    bares = {}
+    for student in ["subby", "weird", "many", "nonb", "rev"]:
+        bares[student] = repos / f"{A}-{student}.git"
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(bares[student])])
+    scratch = tmp_path / "scratch"
+    fake = "1" * 40
+    commit_entries(bares["subby"], [
+        ("160000", b"sigmoid_mlp.ipynb", fake),  # a submodule named like a notebook
+        ("100644", b".gitmodules", b'[submodule "x"]\n\tpath = sigmoid_mlp.ipynb\n\turl = file:///nowhere\n'),
+        ("100644", b".gitattributes", b"*.ipynb filter=lfs diff=lfs merge=lfs -text\n"),
+        ("100644", b"relu_softmax_mlp.ipynb", nb)], scratch)
+    commit_entries(bares["weird"], [
+        ("100644", b"relu_softmax_mlp (1).ipynb", nb),  # a renamed copy: collected, grade names it
+        ("100644", b"evil\nname.ipynb", nb),
+        ("100644", b"\xff\xfe.ipynb", nb),
+        ("100644", b"sub/shared_logit_net.ipynb", nb),  # not at the top level: ignored
+        ("100755", b"softmax_regression.ipynb", nb)], scratch)
+    commit_entries(bares["many"], [("100644", f"f{i}.txt".encode(), b"x") for i in range(30)]
+                   + [("100644", b"relu_softmax_mlp.ipynb", nb)], scratch)
+    commit_entries(bares["nonb"], [("100644", b"README.md", b"hello")], scratch)
+    first = commit_entries(bares["rev"], [("100644", b"relu_softmax_mlp.ipynb", nb)], scratch)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\n" + "\n".join(bares) + "\n")
+    rec, sub = tmp_path / "rec", tmp_path / "sub"
+    args = ["--assignment", A, "--dest", sub, "--record", rec, "--org", ORG, "--max-files", "20",
+            "--url-template", f"file://{repos}/{{assignment}}-{{student}}.git"]
+    proc = cli("collect", roster, *args, cwd=course)
+    assert "collect: 5 students, 5 changed, 0 missing, 1 refused, 0 empty, 1 without notebooks" in proc.stdout
+    seen = json.loads((rec / "collected.json").read_text())["students"]
+    assert {s: seen[s]["status"] for s in bares} == {"subby": "collected", "weird": "collected", "many": "refused",
+                                                     "nonb": "no-notebooks", "rev": "collected"}
+    assert seen["subby"]["notes"] == ["sigmoid_mlp.ipynb is not a regular file: refused"]
+    assert sorted(p.name for p in (sub / "subby" / A).iterdir()) == ["relu_softmax_mlp.ipynb", "timestamp.txt"]
+    assert (sub / "subby" / A / "relu_softmax_mlp.ipynb").read_bytes() == nb  # no filter ran on it
+    assert sorted(p.name for p in (sub / "weird" / A).iterdir()) == [
+        "relu_softmax_mlp (1).ipynb", "softmax_regression.ipynb", "timestamp.txt"]
+    assert sorted(seen["weird"]["notes"]) == ["a notebook file with an unusable name was refused (use the released "
+                                              "names)", "a notebook whose name is not UTF-8 was refused"]
+    assert "evil" not in proc.stdout and "evil" not in (rec / "collected.json").read_text()
+    many = report_of(rec, "many")
+    assert many["score"] == 0 and many["notebooks"][0]["problem"] == \
+        "not submitted: the commit has more than 20 files"
+    nonb = report_of(rec, "nonb")
+    assert nonb["notebooks"][0]["problem"] == \
+        "not submitted: the repository holds no notebook (.ipynb) at its top level"
+    # a repository that disappears keeps what was collected; a revert keeps its first-seen time
+    shutil.rmtree(bares["weird"])
+    commit_entries(bares["rev"], [("100644", b"relu_softmax_mlp.ipynb", nb + b" ")], scratch)
+    shutil.rmtree(sub)
+    proc = cli("collect", roster, *args, cwd=course)
+    assert "weird: keeping the submission collected earlier" in proc.stdout
+    assert sorted(p.name for p in sub.iterdir()) == ["rev"]
+    again = json.loads((rec / "collected.json").read_text())["students"]
+    assert again["weird"] == seen["weird"]
+    sh(["git", "update-ref", "refs/heads/main", first], cwd=bares["rev"])  # a force-push back to the first commit
+    shutil.rmtree(sub)
+    proc = cli("collect", roster, *args, cwd=course)
+    last = json.loads((rec / "collected.json").read_text())["students"]["rev"]
+    assert last["sha"] == first and last["seen_at"] == seen["rev"]["seen_at"]
+    assert (sub / "rev" / A / "timestamp.txt").read_text().strip() == \
+        pull_record.nbgrader_timestamp(seen["rev"]["seen_at"])
+    assert "collect: 5 students, 1 changed, 1 missing" in proc.stdout
+
+
+# -- a tampered feedback branch is put back (runs after the loop's tests) ---------------------
+
+def test_a_rewritten_or_deleted_feedback_branch_is_put_back(loop, course, tmp_path):
+    out = tmp_path / "record"
+    shutil.copytree(loop[3]["out"], out)
+    bares = loop["bares"]
+    ours = {s: branch_files(b, "feedback") for s, b in bares.items()}
+    # stubby rewrites the branch with a page claiming full marks; bigfile deletes it
+    scratch = tmp_path / "scratch"
+    commit_entries(bares["stubby"], [("100644", b"README.md", b"**Autograded score: 27 / 27**")], scratch,
+                   ref="refs/heads/feedback")
+    sh(["git", "branch", "-D", "feedback"], cwd=bares["bigfile"])
+    before = {s: tip(b, "feedback") for s, b in bares.items()}
+    proc = cli("return", out, "--roster", loop["roster"], "--org", ORG, "--url-template",
+               f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git", cwd=course)
+    assert "stubby: the feedback branch was changed by someone else: putting it back" in proc.stdout
+    assert "2 feedback branches updated" in proc.stdout
+    after = {s: tip(b, "feedback") for s, b in bares.items()}
+    assert {s for s in bares if before[s] != after[s]} == {"stubby", "bigfile"}
+    assert {s: branch_files(b, "feedback") for s, b in bares.items()} == ours
+    again = cli("return", out, "--roster", loop["roster"], "--org", ORG, "--url-template",
+                f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git", cwd=course)
+    assert "0 feedback branches updated" in again.stdout  # idempotent
+
+
+def test_a_failing_status_api_is_a_line_and_exit_1(loop, course, tmp_path):
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        out = tmp_path / "record"
+        shutil.copytree(loop[3]["out"], out)
+        returned = json.loads((out / "returned.json").read_text())
+        for entry in returned.values():
+            entry.pop("status", None)
+        (out / "returned.json").write_text(json.dumps(returned))
+        proc = cli("return", out, "--roster", loop["roster"], "--org", ORG, "--status", "--api-url",
+                   f"http://127.0.0.1:{server.server_address[1]}", "--url-template",
+                   f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git", cwd=course, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 1
+    sha = tip(loop["bares"]["stubby"], "main")
+    assert (f"stubby: commit status not set (POST /repos/{ORG}/{A}-stubby/statuses/{sha}: HTTP 500 "
+            "Internal Server Error)") in proc.stdout
+    assert "4 failed" in proc.stdout and "Traceback" not in proc.stderr
+    assert not any(s in proc.stdout + proc.stderr for s in SECRET_FORMS)
+    after = json.loads((out / "returned.json").read_text())
+    assert all("status" not in entry for entry in after.values())  # tried again next time

@@ -1,7 +1,8 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both create .venv and install what they need on first use.
+# Another interpreter gets a venv of its own: `make test PYTHON=python3.10` uses .venv-python3.10/.
 PYTHON ?= python3
-VENV ?= .venv
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 TORCH ?= 1
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -9,6 +10,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: demo test generate bench clean
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || \
+	  { echo "error: $(PYTHON) is missing or older than Python 3.10 (the oldest supported); pass PYTHON=python3.X"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -35,4 +38,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/grading_throughput.py
 
 clean:
-	rm -rf $(VENV) gradebook.db autograded feedback submitted out demo-out .pytest_cache
+	rm -rf $(VENV) .venv-* gradebook.db autograded feedback submitted out demo-out .pytest_cache

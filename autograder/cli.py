@@ -31,6 +31,12 @@ VERBS = {
     "student-template": ("autograder.commands.student_template",
                          "write a student repository template from release/"),
     "demo": ("autograder.commands.demo", "release, grade four sample students, print the score table"),
+    "collect": ("autograder.commands.collect",
+                "instructors/CI: fetch what changed in the students' repositories into submitted/"),
+    "publish": ("autograder.commands.publish", "instructors/CI: the record folder to the course's grades branch"),
+    "return": ("autograder.commands.return_", "instructors/CI: each student's feedback to their feedback branch"),
+    "new-task": ("autograder.commands.new_task",
+                 "instructors: write the skeleton of a new task (notebook, checks, key, mutants)"),
 }
 
 

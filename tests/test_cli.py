@@ -44,6 +44,13 @@ def test_check_fails_the_stub_and_names_the_failing_tests(two_notebooks, capsys)
     assert "- test_rnn_param_count: NameError" in out or "- test_rnn_param_count: NotImplementedError" in out
 
 
+def test_check_fail_on_broken_passes_failed_tests_but_not_broken_notebooks(two_notebooks, tmp_path, capsys):
+    assert check.main([str(two_notebooks / "stub.ipynb")], fail_on="broken") == 0
+    assert "public tests 0/5 points [FAILED]" in capsys.readouterr().out
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert check.main([str(two_notebooks / "stub.ipynb"), str(tmp_path / "broken.ipynb")], fail_on="broken") == 1
+
+
 def test_check_writes_the_job_summary(two_notebooks, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -101,12 +108,22 @@ def test_student_template_holds_release_notebooks_and_a_working_check(course, tm
     assert "BEGIN HIDDEN" not in everything and "run_hidden" not in everything and "answer_key" not in everything
     workflow = yaml.safe_load((dest / ".github" / "workflows" / "check.yml").read_text())
     runs = [s.get("run", "") for s in workflow["jobs"]["public-tests"]["steps"]]
-    assert any(r.startswith("python check.py") for r in runs)
+    assert any("python check.py --fail-on broken ./*.ipynb" in r for r in runs)
+    # the workflow's command on the untouched stub: the public tests fail, the job does not
+    proc = subprocess.run([sys.executable, "check.py", "--fail-on", "broken", "lstm_params.ipynb"], cwd=dest,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "0/5" in proc.stdout, proc.stdout + proc.stderr
     rel = release_nb(course, "exam22", "lstm_params")
     submissions.write(submissions.solved(rel, source_nb(course, "exam22", "lstm_params")), dest / "lstm_params.ipynb")
     proc = subprocess.run([sys.executable, "check.py", "lstm_params.ipynb"], cwd=dest, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "5/5" in proc.stdout
+    (dest / "lstm_params.ipynb").write_text("{not json")  # a broken notebook fails the job
+    proc = subprocess.run([sys.executable, "check.py", "--fail-on", "broken", "lstm_params.ipynb"], cwd=dest,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "cannot read the notebook" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run([sys.executable, "check.py", "--help"], cwd=dest, capture_output=True, text=True)
+    assert proc.returncode == 0 and "--fail-on" in proc.stdout
 
 
 def test_template_refuses_a_non_empty_folder(course, tmp_path):

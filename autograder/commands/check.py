@@ -1,13 +1,14 @@
 """Run the public tests of notebooks and print points per task.
 
-Usage:  python check.py NOTEBOOK.ipynb [MORE.ipynb | FOLDER ...]
+Usage:  python check.py [--fail-on test|broken] NOTEBOOK.ipynb [MORE.ipynb | FOLDER ...]
         autograder check NOTEBOOK.ipynb ...        (in the course repository)
 
 For students: it executes each notebook top to bottom in a fresh Jupyter
 kernel (as "Restart & Run All" does), then reports every test cell: passed,
 or failed with its message. Only the public tests that are in the notebook
 run here; official grading adds hidden tests. Exit status: 0 when every test
-cell passed, 1 when one failed, 2 for bad arguments.
+cell passed, 1 when one failed (with ``--fail-on broken``: only when a notebook
+is broken: unreadable, crashed or did not finish), 2 for bad arguments.
 
 This file is self-contained (nbformat, nbclient and ipykernel only) so that
 it can be copied into a student repository as it is.
@@ -15,6 +16,7 @@ it can be copied into a student repository as it is.
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import os
 import sys
@@ -34,6 +36,31 @@ def _first_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def kernel_options() -> dict:
+    """Keyword arguments for ``nbclient.NotebookClient`` that start a quiet, private kernel.
+
+    With pyzmq's CurveZMQ and a jupyter_client that provisions keys (8.10+), the
+    kernel's TCP channels are encrypted; otherwise the kernel's log is limited to
+    errors. Either way ipykernel's "running over TCP without encryption" warning
+    no longer appears once per notebook.
+
+    Returns:
+        ``{"config": ..., "extra_arguments": [...]}`` for ``NotebookClient(nb, **kernel_options())``.
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+
+        if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+            config.KernelManager.transport_encryption = "required"
+    except Exception:  # noqa: BLE001 - an older jupyter_client: plain TCP on 127.0.0.1, as before
+        pass
+    return {"config": config, "extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
+
+
 def check_notebook(path: Path, timeout: float = 120) -> dict:
     """Execute one notebook; return {"notebook", "points", "max_points", "tests": [...], "problem"}."""
     import nbformat
@@ -50,7 +77,7 @@ def check_notebook(path: Path, timeout: float = 120) -> dict:
     tests = list(_test_cells(nb))
     result["max_points"] = float(sum(float(meta.get("points", 0)) for _, _, meta in tests))
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent.resolve())}})
+                            resources={"metadata": {"path": str(path.parent.resolve())}}, **kernel_options())
     try:
         client.execute()
     except DeadKernelError:
@@ -96,14 +123,19 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def main(args=None, timeout: float = 120) -> int:
+def main(args=None, timeout: float = 120, fail_on: str = "test") -> int:
+    """Check notebooks (``args``: paths of notebooks or folders); return the exit status.
+
+    ``fail_on``: "test" fails (1) on any failed public test or broken notebook; "broken" only on a
+    broken notebook, so that a workflow stays green while the student is still working.
+    """
     args = sys.argv[1:] if args is None else list(args)
     try:
         paths = _collect(args)
     except FileNotFoundError as exc:
         print(f"check: error: {exc}", file=sys.stderr)
         return 2
-    results, ok = [], True
+    results, ok, broken = [], True, False
     for path in paths:
         started = time.monotonic()
         print(f"checking {path} ...", flush=True)
@@ -111,6 +143,7 @@ def main(args=None, timeout: float = 120) -> int:
         results.append(res)
         mark = "ok" if not res["problem"] and all(t["status"] == "passed" for t in res["tests"]) else "FAILED"
         ok = ok and mark == "ok"
+        broken = broken or bool(res["problem"])
         print(f"  {res['notebook']}: public tests {_fmt(res['points'])}/{_fmt(res['max_points'])} points "
               f"[{mark}] ({time.monotonic() - started:.1f} s)")
         if res["problem"]:
@@ -132,6 +165,8 @@ def main(args=None, timeout: float = 120) -> int:
                 fh.write(f"| {r['notebook']} | {_fmt(r['points'])}/{_fmt(r['max_points'])} | {failing} |\n")
             fh.write(f"\n**Total: {_fmt(total)}/{_fmt(maximum)}** "
                      "(public tests only; official grading adds hidden tests)\n")
+    if fail_on == "broken":
+        return 1 if broken else 0
     return 0 if ok else 1
 
 
@@ -139,11 +174,16 @@ def add_arguments(p) -> None:
     p.add_argument("notebooks", nargs="+", help="release notebooks (.ipynb) or folders of them")
     timeout = inspect.signature(main).parameters["timeout"].default
     p.add_argument("--timeout", type=float, default=timeout, help=f"seconds per cell (default {timeout:g})")
+    fail_on = inspect.signature(main).parameters["fail_on"].default
+    p.add_argument("--fail-on", choices=("test", "broken"), default=fail_on,
+                   help="exit 1 on any failed public test (test, the default) or only on a broken notebook (broken)")
 
 
 def from_args(args) -> int:
-    return main(args.notebooks, timeout=args.timeout)
+    return main(args.notebooks, timeout=args.timeout, fail_on=args.fail_on)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _parser = argparse.ArgumentParser(prog="check.py", description=__doc__.splitlines()[0])
+    add_arguments(_parser)
+    sys.exit(from_args(_parser.parse_args()))

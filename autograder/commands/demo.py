@@ -3,7 +3,9 @@
 In a scratch copy of the course: release every assignment with stock
 ``nbgrader generate_assignment``, build four sample submissions from the
 release notebooks, grade them officially (``autograder grade``), export the
-gradebook with stock ``nbgrader export``, and print the score table.
+gradebook with stock ``nbgrader export``, print the score table and the path
+of one feedback page to open. The scratch course is ``demo-out/`` in the course
+root (git-ignored), kept after the run and replaced by the next one.
 
 Students: ``ada`` (full solution), ``bo`` (the untouched stub), ``cy``
 (typical mistakes, one per task) and ``dee`` (broken: invalid JSON, a cell
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,15 +63,66 @@ def build_submissions(work: Path, assignment: str) -> list[str]:
     return names
 
 
+#: the demo's default folder, in the course root (git-ignored, replaced on each run)
+DEMO_DIR = "demo-out"
+#: a file that marks a folder as the demo's own, so that a rerun may replace it
+MARKER = ".autograder-demo"
+
+
+def _fresh_workdir(work: Path) -> None:
+    """Make ``work`` an empty demo folder; replace it only if an earlier demo made it."""
+    if work.exists():
+        if not work.is_dir():
+            raise course.CourseError(f"{work} is a file, not a folder: pass --workdir DIR")
+        if any(work.iterdir()) and not (work / MARKER).is_file():
+            raise course.CourseError(f"{work} is not empty and was not made by the demo: pass another --workdir")
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / MARKER).write_text("made by `autograder demo`; replaced on its next run\n")
+
+
+def feedback_page(work: Path, reports: list, student: str = "cy") -> Path | None:
+    """One feedback page worth opening: ``student``'s page of the first task they lost points on.
+
+    Args:
+        work: the demo course.
+        reports: the reports of the run.
+        student: whose page.
+
+    Returns:
+        The path of the page, or None when there is none.
+    """
+    for r in reports:
+        if r["student"] != student:
+            continue
+        folder = work / "out" / r["assignment"] / "feedback" / student / r["assignment"]
+        for nb in r.get("notebooks", []):
+            page = folder / f"{nb.get('notebook', '')}.html"
+            if nb.get("score", 0) < nb.get("max_score", 0) and page.is_file():
+                return page
+        pages = sorted(folder.glob("*.html"))
+        if pages:
+            return pages[0]
+    return None
+
+
 def run(workdir: Path | None = None, jobs: int = 2, root: Path | None = None, echo=print) -> int:
+    """Run the demo in ``workdir`` (default: ``demo-out/`` in the course root, replaced, kept afterwards).
+
+    Args:
+        workdir: where to build the demo course; kept after the run.
+        jobs: grading worker processes.
+        root: the course root (default: found from the working directory).
+        echo: where console lines go.
+
+    Returns:
+        0 when the solution got full marks and the stub zero, else 1.
+    """
     root = root or course.find_root()
     started = time.monotonic()
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="autograder-demo-")
-        workdir = Path(tmp.name)
-    work = Path(workdir).resolve()
-    echo(f"demo course in {work}")
+    work = Path(workdir if workdir is not None else root / DEMO_DIR).resolve()
+    _fresh_workdir(work)
+    echo(f"demo course in {work} (kept after the run, replaced by the next demo)")
     _copy_course(root, work)
     assignments = sorted(p.name for p in (work / "source").iterdir() if p.is_dir())
     all_reports = []
@@ -92,14 +144,15 @@ def run(workdir: Path | None = None, jobs: int = 2, root: Path | None = None, ec
     ok = all(r["score"] == expected_full[r["assignment"]] for r in all_reports if r["student"] == "ada") and \
         all(r["score"] == 0 for r in all_reports if r["student"] == "bo")
     echo("demo check: solution full marks, stub zero: " + ("OK" if ok else "FAILED"))
-    if tmp is not None:
-        echo("(the demo folder is temporary; pass --workdir DIR to keep it)")
-        tmp.cleanup()
+    page = feedback_page(work, all_reports)
+    if page is not None:
+        echo(f"\nopen one feedback page (student cy, a typical mistake) in a browser:\n  {page.as_uri()}")
     return 0 if ok else 1
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--workdir", help="where to build the demo course (default: a temporary folder)")
+    p.add_argument("--workdir", help=f"where to build the demo course, kept afterwards (default: {DEMO_DIR}/ in "
+                   "the course root, replaced on each run)")
     jobs = inspect.signature(run).parameters["jobs"].default
     p.add_argument("--jobs", type=int, default=jobs, help=f"parallel grading processes (default {jobs})")
 

@@ -27,7 +27,10 @@ def solution_notebook(nb):
 def execute(nb, cwd: Path, timeout: int = 300):
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    from autograder.commands.check import kernel_options
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                            **kernel_options())
     client.execute()
     return nb
 

@@ -25,15 +25,37 @@ LANGUAGE_INFO = {"name": "python"}
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: a line that opens or closes a solution region in source/ notebooks
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+#: cell metadata flags of JupyterLab/Notebook that nbgrader sets to false on the cells it protects
+LOCK_FLAGS = ("deletable", "editable")
 
 
 def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """A cell's ``metadata.nbgrader``; ``{}`` when the cell, its metadata or that entry is not a dict.
+
+    Submitted notebooks are hostile: valid nbformat allows ``metadata.nbgrader`` to be a string,
+    a list or a number, so callers always get a dict they can ``.get`` from.
+
+    Args:
+        cell: a notebook cell (any value).
+
+    Returns:
+        The nbgrader metadata dict, or ``{}``.
+    """
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id_of(cell) -> str | None:
+    """A cell's nbgrader ``grade_id`` if it is a non-empty string, else None (hostile metadata safe)."""
+    gid = nbgrader_meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
 
 
 def is_test_cell(cell) -> bool:
     m = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+    return isinstance(cell, dict) and cell.get("cell_type") == "code" and bool(m.get("grade")) \
+        and not m.get("solution")
 
 
 def is_manual_cell(cell) -> bool:
@@ -86,13 +108,24 @@ def new_notebook(cells) -> nbformat.NotebookNode:
 # -- normalisation ---------------------------------------------------------------
 
 def normalize(nb, *, keep_outputs: bool = False):
-    """Diff-friendly form: stable ids and metadata, no execution counts, no outputs unless kept."""
+    """Diff-friendly form: stable ids and metadata, no execution counts, no outputs unless kept.
+
+    Of a cell's metadata only ``nbgrader`` is kept, and, on nbgrader cells, the
+    JupyterLab/Notebook lock flags ``editable: false`` / ``deletable: false``
+    that ``nbgrader generate_assignment`` sets in the release (locked and test
+    cells cannot be edited or deleted, solution cells cannot be deleted).
+    Source notebooks carry no lock flags, so the instructor can edit every cell.
+    """
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = nbformat.NotebookNode({"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)})
     seen = set()
     for index, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
-        cell.metadata = nbformat.NotebookNode({"nbgrader": meta} if meta else {})
+        old = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        kept = {"nbgrader": meta} if meta else {}
+        if meta:
+            kept.update({flag: False for flag in LOCK_FLAGS if old.get(flag) is False})
+        cell.metadata = nbformat.NotebookNode(kept)
         base = meta.get("grade_id") or f"cell-{index}"
         cid, n = base, 1
         while cid in seen:

@@ -473,3 +473,35 @@ def test_a_machine_that_refuses_a_cgroup_join_is_graded_without_cgroups_and_says
         assert any("going on without per-child cgroups" in r.getMessage() for r in caplog.records)
         session.close()
         assert not any(os.path.exists(p) for p in parents)
+
+
+@root_only
+def test_an_allowlisted_folder_under_tmp_stays_readable_in_the_view(tmp_path):
+    """A virtual environment in a clone under /tmp (where CI may clone) must not vanish under the private /tmp."""
+    folder = tmp_path / "venv-like" / "site-packages"
+    folder.mkdir(parents=True)
+    (folder / "marker.py").write_text("X = 1\n")
+    assert str(folder).startswith("/tmp/")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a view built as a sandbox child builds it, then look
+        answer = b"?"
+        try:
+            os.close(r)
+            isolate.unshare(isolate.CLONE_NEWNS)
+            real = isolate.python_paths
+            isolate.python_paths = lambda: [*real(), str(folder)]
+            isolate._allowlist.cache_clear()
+            isolate.build_root([], uid=os.getuid())
+            readable = (folder / "marker.py").read_text() == "X = 1\n"
+            private_tmp = not (tmp_path / "venv-like" / "other").exists() and os.path.isdir("/tmp/work")
+            answer = b"ok" if readable and private_tmp else b"missing"
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = type(exc).__name__.encode() + b": " + str(exc).encode()[:200]
+        finally:
+            os.write(w, answer)
+            os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as fh:
+        assert fh.read() == b"ok"

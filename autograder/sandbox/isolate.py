@@ -155,6 +155,11 @@ def build_root(hide: list[str], uid: int, tmp_bytes: int = 512 << 20) -> None:
     links = {p: os.readlink(p) for p in TOP_LINKS if os.path.islink(p)}
     new = "/tmp"  # any directory will do as the mount point of the new root
     _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # the private temporary folders first, the binds after: an allowlisted folder may live under /tmp
+    # (a virtual environment in a clone under /tmp) and must not be covered by the private /tmp
+    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+        os.makedirs(new + tmp, mode=0o755, exist_ok=True)
+        _mount("tmpfs", new + tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
     try:
         for p, fd in fds.items():
             _bind(fd, new + p, True)
@@ -178,15 +183,12 @@ def build_root(hide: list[str], uid: int, tmp_bytes: int = 512 << 20) -> None:
         fh.write(f"root:x:0:0:root:/:/usr/sbin/nologin\nstudent:x:{uid}:{uid}:student:/tmp/work:/usr/sbin/nologin\n")
     with open(new + "/etc/group", "w") as fh:
         fh.write(f"root:x:0:\nstudent:x:{uid}:\n")
-    os.makedirs(new + "/dev", mode=0o755)
+    os.makedirs(new + "/dev", mode=0o755, exist_ok=True)  # /dev/shm is mounted already
     for name in DEVICES:
         _bind(f"/dev/{name}", f"{new}/dev/{name}", False, MS_NOSUID | MS_NOEXEC)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{new}/dev/{name}")
-    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-        os.makedirs(new + tmp, mode=0o755, exist_ok=True)
-        _mount("tmpfs", new + tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
     os.makedirs(new + "/proc", mode=0o555)
     _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(new)

@@ -20,15 +20,14 @@ Every parse error is a :class:`~autograder.course.CourseError` with a one-line m
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import math
 import re
 from pathlib import Path
 
 from autograder.course import CourseError
+from autograder.course.tables import read_csv
 
 UTC = dt.timezone.utc
 DAY = 86400.0
@@ -139,17 +138,7 @@ def read_extensions(path: Path) -> dict:
         CourseError: unreadable file, missing columns, a bad time (the line is named).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CourseError(f"--extensions {path}: cannot read it ({exc.strerror or exc})") from None
-    if len(raw) > MAX_EXTENSIONS_BYTES:
-        raise CourseError(f"--extensions {path}: larger than {MAX_EXTENSIONS_BYTES // 2**20} MiB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CourseError(f"--extensions {path}: not UTF-8 text") from None
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = iter(read_csv(path, f"--extensions {path}", "it", MAX_EXTENSIONS_BYTES))
     header = [h.strip().lower() for h in next(rows, None) or []]
     sid = "student" if "student" in header else "github_username" if "github_username" in header else None
     col = "deadline" if "deadline" in header else "extension" if "extension" in header else None

@@ -9,13 +9,12 @@ that differ only in case are an error (they would share a folder on some disks).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import re
 from pathlib import Path
 
 from autograder.course import CourseError
+from autograder.course.tables import read_csv
 
 #: a student id: letters, digits, ``.``, ``_``, ``-``; starts and ends with a letter or digit; no ``--``
 STUDENT_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?", re.ASCII)
@@ -70,17 +69,7 @@ def read(path: Path, *, assignment: str, org: str | None = None, echo=print) -> 
             that differ only in case.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CourseError(f"{path}: cannot read the roster ({exc.strerror or exc})") from None
-    if len(raw) > MAX_ROSTER_BYTES:
-        raise CourseError(f"{path}: the roster is larger than {MAX_ROSTER_BYTES // 2**20} MiB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CourseError(f"{path}: the roster is not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = iter(read_csv(path, str(path), "the roster", MAX_ROSTER_BYTES))
     header = next(reader, None)
     if not header:
         raise CourseError(f"{path}: the roster is empty (it needs a header row with a 'student' column)")

@@ -279,6 +279,23 @@ def as_array(value, what: str, *, shape=None, allow_scalar=False) -> np.ndarray:
     return value.astype(np.float64)
 
 
+def as_float_array(value, what: str, shape=None) -> np.ndarray:
+    """Like :func:`as_array`, and the student's array must have a floating-point dtype.
+
+    Args:
+        value: the student's decoded answer.
+        what: what it is, for the message.
+        shape: the required shape, or None.
+
+    Returns:
+        ``value`` as a float64 array; raises :class:`CheckFailed` otherwise (shape before dtype).
+    """
+    arr = as_array(value, what, shape=shape)
+    if value.dtype.kind != "f":
+        fail(f"{what}: expected a float array, got dtype {dtype_name(value)}")
+    return arr
+
+
 def as_gradients(value, shapes: dict, what: str, *, strict: bool = False) -> dict:
     """A dict with exactly the keys of ``shapes``, each an array of its shape; returned as float64.
 

@@ -39,10 +39,10 @@ from autograder.bridge import codec
 from autograder.grading.checking import (
     CheckFailed,
     as_array,
+    as_float_array,
     assert_close,
     assert_rel_error,
     check,
-    dtype_name,
     expect,
     fail,
 )
@@ -81,13 +81,6 @@ def reference_step(X, y, W1, b1, W2, b2, lr, eps):
 
 # -- helpers --------------------------------------------------------------------
 
-def _float_array(val, what, shape):
-    arr = as_array(val, what, shape=shape)
-    if val.dtype.kind != "f":
-        fail(f"{what}: expected a float array, got dtype {dtype_name(val)}")
-    return arr
-
-
 def _plain(obj, depth=0) -> bool:
     if isinstance(obj, codec.Unsupported) or depth > 10:
         return False
@@ -107,7 +100,7 @@ def _forward(student, h, eps, label="batchnorm_forward"):
         fail(f"{label}: modified its input h")
     if not _plain(cache):
         fail(f"{label}: the cache must be plain data (a tuple or dict of NumPy arrays and numbers)")
-    return _float_array(out, f"{label}: out", h.shape), cache
+    return as_float_array(out, f"{label}: out", h.shape), cache
 
 
 def _cache(student, h, eps, label):
@@ -225,7 +218,7 @@ def test_batchnorm_backward_const_stats(student):
     h = value(TASK, "first_layer_output")
     out, cache = _cache(student, h, 0.0, label)
     dout = value(TASK, "dnormalized_per_example")
-    dh = _float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
+    dh = as_float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
     _either(lambda expected: assert_close(dh, expected, f"{label} on the exam's batch (eps=0)", rtol=1e-9),
             value(TASK, "dh1_per_example_const_stats"), _const_for_own(dout, h, out, 0.0))
     for trial in range(4):
@@ -234,7 +227,7 @@ def test_batchnorm_backward_const_stats(student):
         eps = (1e-5, 1e-3, 1e-1, 1e-5)[trial]
         dout = student.rng.normal(size=(n, d))
         out, cache = _cache(student, h, eps, label)
-        dh = _float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
+        dh = as_float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
         _, mu, var = reference_batchnorm(h, eps)
         num = numerical_gradient(lambda z: (z - mu) / np.sqrt(var + eps), h.copy(), dout)
         _either(lambda expected: assert_rel_error(dh, expected, f"{label} on a random batch", tol=1e-6),
@@ -250,7 +243,7 @@ def test_batchnorm_backward(student):
         eps = (1e-1, 1e-3, 1e-5, 1e-1)[trial]
         dout = student.rng.normal(size=(n, d))
         out, cache = _cache(student, h, eps, label)
-        dh = _float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
+        dh = as_float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
         num = numerical_gradient(lambda z: reference_batchnorm(z, eps)[0], h.copy(), dout)
         _either(lambda expected: assert_rel_error(dh, expected, f"{label} (exact gradient) on a random batch",
                                                   tol=1e-5),
@@ -259,7 +252,7 @@ def test_batchnorm_backward(student):
     h = value(TASK, "first_layer_output")
     out, cache = _cache(student, h, 0.0, label)
     dout = value(TASK, "dnormalized_per_example")
-    dh = _float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
+    dh = as_float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
     _either(lambda expected: assert_close(dh, expected, f"{label} on the exam's batch of two (eps=0)", atol=1e-12),
             value(TASK, "exact_bn_gradient_exam"), _exact_for_own(dout, h, out, 0.0))
     # any batch of two, eps = 0: the exact gradient is zero
@@ -269,7 +262,7 @@ def test_batchnorm_backward(student):
         h[1] = h[0] + student.rng.choice([-1.0, 1.0], size=d) * student.rng.uniform(0.5, 3.0, size=d)
         dout = student.rng.normal(size=(2, d))
         out, cache = _cache(student, h, 0.0, label)
-        dh = _float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
+        dh = as_float_array(student.call(label, dout, cache), f"{label}: dh", h.shape)
 
         def vanishes(expected, dh=dh, dout=dout):
             expect(np.all(np.isfinite(dh)) and np.max(np.abs(dh - expected)) < 1e-9 * np.max(np.abs(dout)) + 1e-12,
@@ -283,7 +276,7 @@ def _step(student, args, lr, eps, label):
         fail(f"{label}: train_step must return a tuple (W1, b1, W2, b2)")
     names = ("W1", "b1", "W2", "b2")
     shapes = [a.shape for a in args[2:]]
-    new = {n: _float_array(r, f"{label}: new {n}", s) for n, r, s in zip(names, result, shapes)}
+    new = {n: as_float_array(r, f"{label}: new {n}", s) for n, r, s in zip(names, result, shapes)}
     return new, after
 
 
@@ -305,7 +298,7 @@ def _composed_step(student, X, y, W1, b1, W2, b2, lr, eps):
         p = np.exp(-np.logaddexp(0.0, -s))
         ds = (p - y) / n
         dhn = np.outer(ds, W2.reshape(-1)) * (hn > 0)
-        dh1 = _float_array(student.call("batchnorm_backward_const_stats", dhn, cache), "dh", h1.shape)
+        dh1 = as_float_array(student.call("batchnorm_backward_const_stats", dhn, cache), "dh", h1.shape)
     except CheckFailed:
         return None
     grads = {"W1": dh1.T @ X, "b1": dh1.sum(axis=0), "W2": (ds @ h2).reshape(1, -1), "b2": np.array([ds.sum()])}

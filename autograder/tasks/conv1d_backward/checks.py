@@ -20,11 +20,10 @@ import numpy as np
 from autograder.bridge import codec
 from autograder.grading.checking import (
     CheckFailed,
-    as_array,
+    as_float_array,
     assert_close,
     assert_rel_error,
     check,
-    dtype_name,
     expect,
     fail,
 )
@@ -54,12 +53,6 @@ def reference_model(x, y, w, W2, b2):
 
 # -- helpers ---------------------------------------------------------------------
 
-def _float_array(val, what, shape):
-    if isinstance(val, np.ndarray) and val.dtype.kind not in "fc" and val.dtype.kind in "biu":
-        fail(f"{what}: expected a float array, got dtype {dtype_name(val)}")
-    return as_array(val, what, shape=shape)
-
-
 def _unchanged(before, after, what):
     for name, old, new in zip(what, before, after):
         if isinstance(old, np.ndarray):
@@ -86,16 +79,16 @@ def _random_sizes(rng):
 @check
 def test_conv1d(student):
     x, w = _exam_inputs()
-    out = _float_array(student.call("conv1d", x, w), "conv1d(x, w) on the exam's data", (2, 3))
+    out = as_float_array(student.call("conv1d", x, w), "conv1d(x, w) on the exam's data", (2, 3))
     assert_close(out, value(TASK, "conv_forward_exam"), "conv1d(x, w) on the exam's data (eqs. 41-42)")
     out = student.call("conv1d", np.arange(6.0), np.ones((4, 2)))
-    _float_array(out, "conv1d(x, w) with L=6, K=4, k=2", (4, 5))
+    as_float_array(out, "conv1d(x, w) with L=6, K=4, k=2", (4, 5))
     for _ in range(12):
         K, k, L = _random_sizes(student.rng)
         x, w = student.rng.normal(size=L), student.rng.normal(size=(K, k))
         out, args = student.call_keep_args("conv1d", x.copy(), w.copy())
         _unchanged((x, w), args, ("x", "w"))
-        out = _float_array(out, f"conv1d(x, w) with L={L}, K={K}, k={k}", (K, L - k + 1))
+        out = as_float_array(out, f"conv1d(x, w) with L={L}, K={K}, k={k}", (K, L - k + 1))
         assert_close(out, reference_conv1d(x, w), f"conv1d(x, w) with L={L}, K={K}, k={k}",
                      rtol=1e-9, atol=1e-12)
 
@@ -104,7 +97,7 @@ def test_conv1d(student):
 def test_backward_weights(student):
     x, _ = _exam_inputs()
     dh1 = value(TASK, "dL_dh1_exam")
-    dw = _float_array(student.call("conv1d_backward_weights", x, dh1.copy()),
+    dw = as_float_array(student.call("conv1d_backward_weights", x, dh1.copy()),
                       "conv1d_backward_weights on the exam's data", (2, 3))
     assert_close(dw, value(TASK, "dL_dw_exam"), "conv1d_backward_weights on the exam's data (eqs. 62-65)")
     for _ in range(12):
@@ -114,14 +107,14 @@ def test_backward_weights(student):
         got, args = student.call_keep_args("conv1d_backward_weights", x.copy(), dout.copy())
         _unchanged((x, dout), args, ("x", "dout"))
         what = f"conv1d_backward_weights with L={L}, K={K}, k={k}"
-        got = _float_array(got, what, (K, k))
+        got = as_float_array(got, what, (K, k))
         num = numerical_gradient(lambda wv: reference_conv1d(x, wv), w.copy(), dout)
         assert_rel_error(got, num, what, tol=GRAD_TOL)
 
 
 @check
 def test_backward_inputs(student):
-    dx = _float_array(student.call("conv1d_backward_inputs", np.array([[1.0, 2.0, 3.0]]),
+    dx = as_float_array(student.call("conv1d_backward_inputs", np.array([[1.0, 2.0, 3.0]]),
                                    np.array([[0.0, 0.0, 1.0]]), 5),
                       "conv1d_backward_inputs for one kernel of length 3 and L=5", (5,))
     assert_close(dx, [0.0, 0.0, 1.0, 2.0, 3.0], "conv1d_backward_inputs for one kernel of length 3 and L=5")
@@ -132,7 +125,7 @@ def test_backward_inputs(student):
         got, args = student.call_keep_args("conv1d_backward_inputs", w.copy(), dout.copy(), L)
         _unchanged((w, dout, L), args, ("w", "dout", "L"))
         what = f"conv1d_backward_inputs with L={L}, K={K}, k={k}"
-        got = _float_array(got, what, (L,))
+        got = as_float_array(got, what, (L,))
         num = numerical_gradient(lambda xv: reference_conv1d(xv, w), x.copy(), dout)
         assert_rel_error(got, num, what, tol=GRAD_TOL)
 
@@ -142,8 +135,8 @@ def _model_call(student, x, y, w, W2, b2, what):
     _unchanged((x, y, w, W2, b2), args, ("x", "y", "w", "W2", "b2"))
     if isinstance(out, codec.Unsupported) or not isinstance(out, (tuple, list)) or len(out) != 2:
         fail(f"{what}: expected a pair (p, dw)")
-    p = _float_array(out[0], f"{what}: p", (W2.shape[0],))
-    dw = _float_array(out[1], f"{what}: dw", w.shape)
+    p = as_float_array(out[0], f"{what}: p", (W2.shape[0],))
+    dw = as_float_array(out[1], f"{what}: dw", w.shape)
     return p, dw
 
 
@@ -208,7 +201,7 @@ def _composed_model(student, x, y, w, W2, b2):
     dL/dh1, the student's conv1d_backward_weights turns that into dw.
     """
     try:
-        h1 = _float_array(student.call("conv1d", x.copy(), w.copy()), "conv1d", (w.shape[0], x.size - w.shape[1] + 1))
+        h1 = as_float_array(student.call("conv1d", x.copy(), w.copy()), "conv1d", (w.shape[0], x.size - w.shape[1] + 1))
         if not np.all(np.isfinite(h1)):
             return None
         n = h1.shape[1]
@@ -219,7 +212,7 @@ def _composed_model(student, x, y, w, W2, b2):
         ds = p.copy()
         ds[y] -= 1.0
         dh1 = np.repeat((W2.T @ ds)[:, None] / n, n, axis=1) * (h1 > 0)
-        dw = _float_array(student.call("conv1d_backward_weights", x.copy(), dh1), "dw", w.shape)
+        dw = as_float_array(student.call("conv1d_backward_weights", x.copy(), dh1), "dw", w.shape)
     except CheckFailed:
         return None
     return p, dw

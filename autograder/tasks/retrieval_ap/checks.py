@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.checking import as_array, as_number, assert_close, check, dtype_name, expect, fail
+from autograder.grading.checking import (
+    as_array,
+    as_float_array,
+    as_number,
+    assert_close,
+    check,
+    expect,
+    fail,
+)
 from autograder.tasks.answer_key import value
 
 TASK = "retrieval_ap"
@@ -56,13 +64,6 @@ def _exam():
     return e("query"), e("X"), e("identities") == e("query_identity")
 
 
-def _float_array(val, what, shape):
-    arr = as_array(val, what, shape=shape)
-    if val.dtype.kind != "f":
-        fail(f"{what}: expected a float array, got dtype {dtype_name(val)}")
-    return arr
-
-
 def _unchanged(after, before, name):
     ok = isinstance(after, list) and len(after) == len(before) and all(
         isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
@@ -76,8 +77,8 @@ def _pr(student, scores, relevant):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail("precision_recall: must return a pair (precision, recall)")
     n = len(scores)
-    return (_float_array(result[0], "precision_recall: precision", (n,)),
-            _float_array(result[1], "precision_recall: recall", (n,)))
+    return (as_float_array(result[0], "precision_recall: precision", (n,)),
+            as_float_array(result[1], "precision_recall: recall", (n,)))
 
 
 def _ap(student, scores, relevant):
@@ -97,7 +98,7 @@ def _random_relevance(rng, n):
 @check
 def test_l1_similarity(student):
     query, X, _ = _exam()
-    sim = _float_array(student.call("l1_similarity", query, X), "l1_similarity on the exam's data", (len(X),))
+    sim = as_float_array(student.call("l1_similarity", query, X), "l1_similarity on the exam's data", (len(X),))
     assert_close(sim, value(TASK, "similarities"), "l1_similarity on the exam's data", rtol=1e-12)
     for trial in range(4):
         n, d = int(student.rng.integers(1, 40)), int(student.rng.integers(1, 8))
@@ -106,7 +107,7 @@ def test_l1_similarity(student):
             Xr[student.rng.integers(n)] = q
         out, after = student.call_keep_args("l1_similarity", q, Xr)
         _unchanged(after, [q, Xr], "l1_similarity")
-        out = _float_array(out, "l1_similarity on random data", (n,))
+        out = as_float_array(out, "l1_similarity on random data", (n,))
         assert_close(out, reference_similarity(q, Xr), "l1_similarity on random data (distance 0 must give inf)",
                      rtol=1e-12)
     out = as_array(student.call("l1_similarity", np.array([2.0, 5.0]), np.array([[2.0, 5.0]])),

@@ -41,11 +41,11 @@ def mutants_of(task: str) -> dict:
     return importlib.import_module(f"tests.mutants.{task}").MUTANTS
 
 
-def run_checks_locally(task: str, nb, replace=None) -> dict[str, str | None]:
-    """Run every check of ``task`` in-process against ``nb``'s code.
+def execute_cells(nb, replace=None, *, tolerate_errors: bool = True) -> dict:
+    """The namespace of ``nb``'s code cells run in-process (test cells skipped, magics dropped).
 
-    Returns check name -> None (passed) or the failure message. Student cells
-    that raise are tolerated (as in grading: later cells still run).
+    ``replace``: grade_id -> source used instead of that cell's. A cell that raises is tolerated (as in
+    grading: later cells still run) unless ``tolerate_errors`` is False.
     """
     ns = {"__name__": "__main__"}
     replace = replace or {}
@@ -53,12 +53,23 @@ def run_checks_locally(task: str, nb, replace=None) -> dict[str, str | None]:
         if cell.cell_type != "code" or notebooks.is_test_cell(cell):
             continue
         src = replace.get(notebooks.nbgrader_meta(cell).get("grade_id"), cell.source)
-        src = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))
+        src = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
         try:
             with protocol.quiet():
                 exec(compile(src, "<cell>", "exec"), ns)
         except Exception:  # noqa: BLE001 - a failing student cell is part of the scenario
-            pass
+            if not tolerate_errors:
+                raise
+    return ns
+
+
+def run_checks_locally(task: str, nb, replace=None) -> dict[str, str | None]:
+    """Run every check of ``task`` in-process against ``nb``'s code.
+
+    Returns check name -> None (passed) or the failure message. Student cells
+    that raise are tolerated (as in grading: later cells still run).
+    """
+    ns = execute_cells(nb, replace)
     module = load(task)
     results = {}
     for name, fn in checks_of(module).items():

@@ -40,7 +40,7 @@ from autograder.grading import checking
 from autograder.grading.checking import CheckFailed, Student, checks_of, seed_for
 from autograder.tasks import load
 
-from .helpers import source_notebooks
+from .helpers import execute_cells, source_notebooks
 
 TASKS = sorted(source_notebooks())
 
@@ -54,14 +54,7 @@ DATA_ONLY = {("lstm_params", "test_exam_answer"), ("bank_rnn", "test_weight_shap
 
 
 def _solution_namespace(task: str) -> dict:
-    ns = {"__name__": "__main__"}
-    for cell in notebooks.read(source_notebooks()[task]).cells:
-        if cell.cell_type != "code" or notebooks.is_test_cell(cell):
-            continue
-        src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        with protocol.quiet():
-            exec(compile(src, "<cell>", "exec"), ns)
-    return ns
+    return execute_cells(notebooks.read(source_notebooks()[task]), tolerate_errors=False)
 
 
 def _zeros(value):

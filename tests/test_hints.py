@@ -34,7 +34,7 @@ from autograder.sandbox import SessionDead
 from autograder.tasks import load
 
 from .conftest import write_student
-from .helpers import mutants_of, run_checks_locally, source_notebooks
+from .helpers import execute_cells, mutants_of, run_checks_locally, source_notebooks
 
 TASKS = sorted(source_notebooks())
 DESIGN_TASKS = {"softplus_layer", "batchnorm", "retrieval_ap", "bank_rnn", "lstm_params"}
@@ -49,19 +49,7 @@ def catalogue(task: str) -> list:
 
 def namespace(task: str, replace: dict | None = None) -> dict:
     """The task's solution notebook executed in-process, ``replace``: grade_id -> source."""
-    ns = {"__name__": "__main__"}
-    replace = replace or {}
-    for cell in notebooks.read(source_notebooks()[task]).cells:
-        if cell.cell_type != "code" or notebooks.is_test_cell(cell):
-            continue
-        src = replace.get(notebooks.nbgrader_meta(cell).get("grade_id"), cell.source)
-        src = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            with protocol.quiet():
-                exec(compile(src, "<cell>", "exec"), ns)
-        except Exception:  # noqa: BLE001 - a failing student cell is part of the scenario
-            pass
-    return ns
+    return execute_cells(notebooks.read(source_notebooks()[task]), replace)
 
 
 def hints_for(task: str, replace: dict | None = None, failed=None) -> dict:

@@ -100,9 +100,7 @@ def _sandbox_of(run_pid: int, bound: float = 300) -> tuple[int, int, int]:
     """(worker, zygote, child) of a grading run once a child runs the sleeping cell (waits at most ``bound`` s)."""
     end = time.monotonic() + bound
     while time.monotonic() < end:
-        for worker in _children(run_pid):
-            if "spawn_main" not in _cmdline(worker):
-                continue
+        for worker in _children(run_pid):  # forked or spawned: the worker is the run's child that has a zygote
             for zygote in _children(worker):
                 if "autograder.sandbox.zygote" not in _cmdline(zygote):
                     continue
@@ -377,6 +375,30 @@ def test_grade_to_a_file_and_merge_of_an_empty_shard_through_the_command_line(mi
     proc = _cli("merge", tmp_path / "s2", "--out", tmp_path / "all", cwd=mine)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "all" / "grades.csv").read_text().count("\n") == 1  # the header only
+
+
+@pytest.mark.parametrize("verb", ["student-template", "student-template under", "merge", "collect"])
+def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(mine, tmp_path, verb):
+    """Every verb that writes a folder says in one line that the path given is a file (no traceback)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    shard = tmp_path / "shard"
+    (shard / "reports").mkdir(parents=True)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nada\n")
+    args, option, shown = {
+        "student-template": (["student-template", A, afile], "DEST", afile),
+        "student-template under": (["student-template", A, afile / "sub"], "DEST", afile / "sub"),
+        "merge": (["merge", shard, "--out", afile], "--out", afile),
+        "collect": (["collect", roster, "--assignment", A, "--record", afile, "--org", "o", "--url-template",
+                     f"file://{tmp_path}/{{student}}.git"], "--record", afile),
+    }[verb]
+    proc = _cli(*args, cwd=mine)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"autograder {args[0]}: error: {option} {shown}: ")
+    assert line.endswith(("is a file, not a folder", "cannot make the folder (Not a directory)"))
+    assert afile.read_text() == "x"
 
 
 def test_grades_csv_and_summary_explain_the_two_maxima(mine, tmp_path):

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from autograder import report
-from autograder.course import CourseError
+from autograder.course import CourseError, make_folder
 
 
 def run(shards: list[Path], out: Path, echo=print) -> list:
@@ -26,7 +26,7 @@ def run(shards: list[Path], out: Path, echo=print) -> list:
                 raise CourseError(f"{rep['student']}/{rep['assignment']} appears in both {seen[key]} and {shard}")
             seen[key] = shard
             reports.append(rep)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out")
     _copy_without_overwriting(shards, out)
     report.write_class(out, reports)
     echo(f"merged {len(reports)} report(s) from {len(shards)} shard(s) into {out}")

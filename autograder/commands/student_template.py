@@ -26,9 +26,7 @@ def run(assignment: str, dest: Path, root: Path | None = None, echo=print) -> Pa
     notebooks = sorted(release.glob("*.ipynb"))
     if not notebooks:
         raise course.CourseError(f"no release notebooks in {release}: run `autograder generate {assignment}` first")
-    if dest.exists() and any(dest.iterdir()):
-        raise course.CourseError(f"{dest} exists and is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
+    course.make_folder(dest, "DEST", empty=True)
     for nb in notebooks:
         shutil.copy2(nb, dest / nb.name)
     shutil.copy2(Path(check.__file__), dest / "check.py")

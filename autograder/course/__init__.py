@@ -45,6 +45,32 @@ if "jsonschema" not in sys.modules and not any(isinstance(f, _NoIriFormatParsers
     sys.meta_path.insert(0, _NoIriFormatParsers())
 
 
+def make_folder(path: Path, what: str, *, empty: bool = False) -> Path:
+    """Make the folder ``path`` (and its parents) for a command's output, or say in one line why not.
+
+    Args:
+        path: the folder.
+        what: how the command line names it, e.g. ``--out`` (for the message).
+        empty: it must be new or empty (a folder the command fills from nothing).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        CourseError: it is a file, lies under a file, is not empty (``empty``), or cannot be made.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_dir():
+        raise CourseError(f"{what} {path}: is a file, not a folder")
+    if empty and path.is_dir() and any(path.iterdir()):
+        raise CourseError(f"{what} {path}: exists and is not empty")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CourseError(f"{what} {path}: cannot make the folder ({exc.strerror or exc})") from None
+    return path
+
+
 def find_root(start: Path | None = None) -> Path:
     """The course root: the nearest directory holding nbgrader_config.py."""
     here = (start or Path.cwd()).resolve()

@@ -254,10 +254,22 @@ def test_a_forged_commit_date_is_late_under_every_policy(course, repos, api, tmp
             assert (rep["deadline"]["due"], rep["deadline"]["late"], rep["deadline"]["pushed_source"]) == (
                 z(DL), True, "github-activity")  # the student sees the deadline and why
         else:  # the newest version is graded; timestamp.txt holds GitHub's push time, not the commit date
-            stamp = (tmp_path / policy.replace(":", "_").replace("/", "_") / "submitted" / "forger" / A
-                     / "timestamp.txt").read_text()
+            run = tmp_path / policy.replace(":", "_").replace("/", "_")
+            stamp = (run / "submitted" / "forger" / A / "timestamp.txt").read_text()
             assert stamp.startswith(DL.strftime("%Y-") ) and "2001" not in stamp
             assert decision["penalty_percent"] == (100 if policy == "zero" else 10)
+            # graded: every point earned, then the policy on the total (zero: nothing; 2 h late: 10% off, once)
+            rep = grade.run(run / "submitted", A, run / "record", jobs=2, root=course, gradebook=False, rule=rule,
+                            echo=lambda m: None)[0]
+            raw = rep["raw_score"]
+            assert raw == rep["max_score"] > 0 and sum(nb["score"] for nb in rep["notebooks"]) == raw
+            if policy == "zero":
+                assert (rep["late_penalty"], rep["score"]) == (raw, 0)
+            else:
+                assert rep["late_penalty"] == pytest.approx(0.1 * raw) and rep["score"] == pytest.approx(0.9 * raw)
+            d = rep["deadline"]
+            assert (d["late"], d["late_seconds"], d["pushed_source"], d["pushed_at"][:19]) == (
+                True, 7200, "github-activity", z(at(hours=2))[:19])
     # without the API: the time the course first saw it (now, a day after the deadline): late too
     rule = deadlines.make_rule(z(DL), 0, None, "cutoff")
     _, data, _ = collect(course, repos, tmp_path / "noapi", ["forger"], rule=rule)
@@ -355,6 +367,113 @@ def test_bad_options_change_nothing(course, repos, api, tmp_path):
                cwd=course, check=False)
     assert proc.returncode == 2 and "has no time zone" in proc.stderr
     assert {p.name: p.read_bytes() for p in record.rglob("*") if p.is_file()} == before
+
+
+# -- a new rule in the pull loop re-decides every student (nbgrader #723) --------------------------
+
+def test_a_changed_rule_re_decides_every_student_in_the_pull_loop(course, repos, api, tmp_path):
+    """Cycles collect -> grade on one record; nobody pushes after the first, only the rule changes."""
+    shas = {}
+    for student, when in (("keen", at(hours=-3)), ("tardy", at(hours=12))):
+        shas[student] = push_tree(new_repo(repos, student), solved(course, tmp_path / "w", student))
+        record_activity(f"{ORG}/{A}-{student}", push_event(shas[student], when))
+    record = tmp_path / "record"
+    penalty = deadlines.make_rule(z(DL), 0, None, "penalty:10/day")
+    moved = deadlines.make_rule(z(at(days=1)), 0, None, "penalty:10/day")  # a day later: tardy is on time
+
+    def cycle(n, rule):
+        sub = tmp_path / f"submitted{n}"
+        counts, data, lines = collect(course, repos, tmp_path / f"c{n}", ["keen", "tardy"], rule=rule, api_url=api,
+                                      record=record, dest=sub)
+        got = {"counts": counts, "data": data, "collect": lines, "grade": [],
+               "submitted": sorted(p.name for p in sub.iterdir()) if sub.is_dir() else []}
+        if sub.is_dir():
+            grade.run(sub, A, record, jobs=2, root=course, gradebook=False, rule=rule, echo=got["grade"].append)
+        got["reports"] = {s: json.loads(report.report_path(record, s, A).read_text()) for s in ("keen", "tardy")}
+        got["sheet"] = {r["student"]: r for r in csv.DictReader(io.StringIO((record / "grades.csv").read_text()))}
+        got["page"] = (report.feedback_folder(record, "tardy", A) / "sigmoid_mlp.html").read_text()
+        got["readme"] = giveback.readme(got["reports"]["tardy"], None)
+        return got
+
+    def penalised(c):  # tardy 12 h late under penalty:10/day: 10% of the points off the total, once
+        keen, tardy = c["reports"]["keen"], c["reports"]["tardy"]
+        raw = tardy["raw_score"]
+        assert raw == tardy["max_score"] == keen["score"] > 0 and keen["late_penalty"] == 0
+        assert tardy["late_penalty"] == pytest.approx(0.1 * raw) and tardy["score"] == pytest.approx(0.9 * raw)
+        d = tardy["deadline"]
+        assert (d["due"], d["late"], d["late_seconds"], d["penalty_percent"]) == (z(DL), True, 12 * 3600, 10)
+        row = c["sheet"]["tardy"]
+        assert (row["due"], row["late_seconds"], float(row["late_penalty"]), float(row["total"])) == (
+            z(DL), str(12 * 3600), pytest.approx(0.1 * raw), pytest.approx(0.9 * raw))
+        assert f"Due: {z(DL)}" in c["page"] and "Late by 12 h 0 min: 10% of the points taken off" in c["page"]
+        assert "* Late penalty: -" in c["readme"]
+        return raw
+
+    one = cycle(1, penalty)
+    assert one["submitted"] == ["keen", "tardy"] and not any("rule changed" in line for line in one["collect"])
+    raw = penalised(one)
+    assert json.loads((record / "collected.json").read_text())["rule"] == {
+        "due": DL.strftime("%Y-%m-%dT%H:%M:%S.000000Z"), "grace": 0.0, "policy": "penalty:10/day", "extensions": {}}
+
+    # grade alone under the new rule, tardy absent from submitted/: their kept report is stale, and grade says so
+    alone, out = tmp_path / "alone", tmp_path / "alone-record"
+    shutil.copytree(tmp_path / "submitted1" / "keen", alone / "keen")
+    shutil.copytree(record, out)
+    lines = []
+    grade.run(alone, A, out, jobs=2, root=course, gradebook=False, rule=moved, echo=lines.append)
+    assert ("warning: 1 kept report(s) of students not in this run were decided under another deadline rule: "
+            "collect again: it re-fetches everyone when the rule changes, or give their submissions") in lines
+    lines.clear()
+    grade.run(alone, A, out, jobs=2, root=course, gradebook=False, rule=penalty, echo=lines.append)
+    assert not any("decided under another deadline rule" in line for line in lines)  # the same rule: nothing stale
+
+    # the deadline moves a day later; nobody pushed: everyone is collected again and re-decided
+    two = cycle(2, moved)
+    assert two["collect"][0] == "the deadline rule changed: collecting every student again"
+    assert (two["counts"]["changed"], two["counts"]["collected"], two["counts"]["fetched"]) == (2, 2, 2)
+    assert two["submitted"] == ["keen", "tardy"]
+    assert {s: (e["sha"], e["pushed_source"]) for s, e in two["data"].items()} == {
+        s: (shas[s], "github-activity") for s in shas}
+    assert "graded 2 student(s)" in two["grade"][-1]
+    tardy = two["reports"]["tardy"]
+    assert (tardy["score"], tardy["raw_score"], tardy["late_penalty"]) == (raw, raw, 0)
+    d = tardy["deadline"]
+    assert (d["due"], d["late"], d["late_seconds"], d["penalty_percent"]) == (z(at(days=1)), False, 0, 0)
+    row = two["sheet"]["tardy"]
+    assert (row["due"], row["late_seconds"], float(row["late_penalty"]), float(row["total"])) == (
+        z(at(days=1)), "0", 0, pytest.approx(raw))
+    assert "Late by" not in two["page"] and f"Due: {z(at(days=1))}" in two["page"] and "On time" in two["page"]
+    assert "Late penalty" not in two["readme"] and "On time" in two["readme"]
+
+    # the same rule again: nothing to collect
+    three = cycle(3, moved)
+    assert (three["counts"]["changed"], three["counts"]["fetched"], three["submitted"]) == (0, 0, [])
+    assert not any("rule changed" in line for line in three["collect"])
+
+    # back to the first deadline: the penalty is back; then the rule is removed: every penalty goes
+    assert penalised(cycle(4, penalty)) == raw
+    five = cycle(5, None)
+    assert five["collect"][0] == "the deadline rule changed: collecting every student again"
+    assert (five["counts"]["collected"], five["submitted"]) == (2, ["keen", "tardy"])
+    assert json.loads((record / "collected.json").read_text())["rule"] is None
+    tardy = five["reports"]["tardy"]
+    assert (tardy["score"], tardy["late_penalty"], tardy["deadline"]) == (raw, 0, None)
+    row = five["sheet"]["tardy"]
+    assert (row["due"], row["late_seconds"], float(row["late_penalty"]), float(row["total"])) == (
+        "", "", 0, pytest.approx(raw))
+    assert "Due:" not in five["page"] and "Late" not in five["page"] and "Due:" not in five["readme"]
+    # a record written before collect kept its rule: every student is collected again, once
+    kept = json.loads((record / "collected.json").read_text())
+    del kept["rule"]
+    (record / "collected.json").write_text(json.dumps(kept))
+    counts, _, lines = collect(course, repos, tmp_path / "c6", ["keen", "tardy"], api_url=api, record=record,
+                               dest=tmp_path / "submitted6")
+    assert lines[0] == ("the record does not say which deadline rule it was collected under: collecting every "
+                        "student again")
+    assert (counts["changed"], counts["collected"]) == (2, 2)
+    counts, _, lines = collect(course, repos, tmp_path / "c7", ["keen", "tardy"], api_url=api, record=record,
+                               dest=tmp_path / "submitted7")
+    assert (counts["changed"], counts["fetched"]) == (0, 0) and "rule" not in lines[0]
 
 
 # -- grade: the penalty, once, and nbgrader agrees -------------------------------------------

@@ -11,7 +11,9 @@ carries the record from one cycle to the next):
    ``source/``, an oversized file, an empty repository;
 2. the on-time student changes one notebook: only they are collected, graded and
    get a feedback commit;
-3. nothing changes: 0 changed, nothing fetched, nothing graded.
+3. nothing changes: 0 changed, nothing fetched, nothing graded (collect records the new tip
+   of the feedback branch that cycle 2's return pushed: no change, but the record holds it);
+4. nothing changes: the record is the same, publish makes no commit.
 
 A fake token is in the environment of every command; it must appear nowhere.
 """
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,6 +228,7 @@ def loop(course, tmp_path_factory, api):
         push_tree(bares["ontime"], solved, message="redo sigmoid")
         result[2] = cycle(2)
         result[3] = cycle(3)
+        result[4] = cycle(4)
     result["processes"] = watch.seen
     return result
 
@@ -289,10 +294,11 @@ def test_grades_branch_holds_the_class(loop):
     assert not any(n.endswith("grader-private.log") for n in files)
     rows = list(csv.DictReader(files[f"{A}/grades.csv"].decode().splitlines()))
     assert sorted(r["student"] for r in rows) == sorted(STUDENTS)
-    # one commit per run that changed something: cycle 1 and 2 (cycle 3 changed nothing but returned.json?)
+    # one commit per run that changed something: cycles 1 and 2, and 3 (collected.json: the feedback tip that
+    # cycle 2's return pushed to ontime); cycle 4 changed nothing
     log = sh(["git", "log", "--format=%s", "grades"], cwd=loop["course_bare"]).split("\n")
-    assert len([m for m in log if m]) == 2, log
-    assert "no commit" in loop[3]["publish"].stdout
+    assert len([m for m in log if m]) == 3, log
+    assert "no commit" not in loop[3]["publish"].stdout and "no commit" in loop[4]["publish"].stdout
 
 
 def test_feedback_branches_hold_each_students_own_pages_only(loop):
@@ -366,6 +372,19 @@ def test_third_cycle_changes_and_fetches_nothing(loop, course, tmp_path):
     assert (record / "collected.json").read_bytes() == (c["out"] / "collected.json").read_bytes()
     assert c["feedback_before"] == c["feedback_after"]
     assert "0 feedback branches updated" in c["return"].stdout
+    # the feedback tip each collect saw, in the same ls-remote as the head: cycle 3 saw what cycle 2's return
+    # pushed to ontime, and that alone was no change (0 changed above)
+    tips = {n: {s: e.get("feedback_tip") for s, e in json.loads((loop[n]["out"] / "collected.json").read_text())[
+        "students"].items()} for n in (1, 2, 3, 4)}
+    bares = loop["bares"]
+    assert tips[1] == {**{s: {"branch": "feedback", "sha": None} for s in bares}, "missing": None}
+    assert tips[2] == {**{s: {"branch": "feedback", "sha": loop[1]["feedback_after"][s]} for s in bares},
+                       "missing": None}
+    assert tips[3] == tips[4] == {**{s: {"branch": "feedback", "sha": loop[2]["feedback_after"][s]} for s in bares},
+                                  "missing": None}
+    assert tips[3]["ontime"] != tips[2]["ontime"]
+    assert "collect: 6 students, 0 changed" in loop[4]["collect"].stdout
+    assert (loop[4]["out"] / "collected.json").read_bytes() == (c["out"] / "collected.json").read_bytes()
 
 
 def test_the_token_appears_nowhere(loop):
@@ -581,6 +600,40 @@ def test_autograde_workflow_shape():
             assert "inputs." not in step.get("run", ""), step
 
 
+def test_autograde_workflow_flags_exist_and_deadline_options_reach_collect_and_grade():
+    from autograder import cli as autograder_cli
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "autograde.yml").read_text())
+    used = {}  # verb -> the flags its step gives it (on its line, or in an *_args array of the same script)
+    for job in wf["jobs"].values():
+        for step in job.get("steps", []):
+            script = step.get("run", "")
+            assert "${{" not in script, step  # expressions reach scripts through env only
+            lines = script.replace("\\\n", " ").splitlines()
+            verbs = [m.group(1) for line in lines for m in re.finditer(r"\bautograder ([a-z-]+)", line)]
+            flags = {f for line in lines if re.search(r"\bautograder [a-z-]+|_args\+?=\(", line)
+                     for f in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line)}
+            for verb in verbs:
+                used.setdefault(verb, set()).update(flags)
+    assert {"collect", "grade", "return", "publish", "merge"} <= set(used)
+    for verb, flags in used.items():
+        _, parser = autograder_cli.verb_parser(verb)
+        assert flags <= set(parser._option_string_actions), (verb, flags - set(parser._option_string_actions))
+    for verb in ("collect", "grade"):
+        assert {"--deadline", "--late-policy", "--grace", "--extensions"} <= used[verb], verb
+    # from repository variables, through env, and given only when set
+    assert (wf["env"]["DEADLINE"], wf["env"]["LATE_POLICY"], wf["env"]["GRACE"]) == (
+        "${{ vars.AUTOGRADER_DEADLINE }}", "${{ vars.AUTOGRADER_LATE_POLICY }}", "${{ vars.AUTOGRADER_GRACE }}")
+    text = (ROOT / ".github" / "workflows" / "autograde.yml").read_text()
+    for line in ('[ -n "$DEADLINE" ] && deadline_args+=(--deadline "$DEADLINE")',
+                 '[ -n "$LATE_POLICY" ] && deadline_args+=(--late-policy "$LATE_POLICY")',
+                 '[ -n "$GRACE" ] && deadline_args+=(--grace "$GRACE")'):
+        assert text.count(line) == 2, line  # collect and grade
+    header = text.split("\nname: autograde")[0]
+    for var in ("AUTOGRADER_DEADLINE", "AUTOGRADER_LATE_POLICY", "AUTOGRADER_GRACE", "extensions.csv"):
+        assert var in header, var  # documented in the header comment
+
+
 def test_student_template_holds_no_secret(course, tmp_path):
     dest = student_template.run(A, tmp_path / "tpl", root=course, echo=lambda m: None)
     for path in dest.rglob("*"):
@@ -689,6 +742,111 @@ def test_hostile_repositories(course, tmp_path):
     assert "collect: 5 students, 1 changed, 1 missing" in proc.stdout
 
 
+# -- exactly what was seen; the feedback branch's tip ------------------------------------------
+
+def test_collect_fetches_the_commit_ls_remote_saw(course, tmp_path, monkeypatch):
+    """A push between the course's ls-remote and its fetch: the commit seen is graded, the new one next time."""
+    repos, url = tmp_path / "repos", f"file://{tmp_path}/repos/{{assignment}}-{{student}}.git"
+    bare = repos / f"{A}-racer.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+    write_student(course, tmp_path / "w", A, "racer")
+    work = tmp_path / "w" / "racer" / A
+    first = push_tree(bare, work)
+    solved_sigmoid = (work / "sigmoid_mlp.ipynb").read_bytes()
+    stub = (course / "release" / A / "sigmoid_mlp.ipynb").read_bytes()
+    assert stub != solved_sigmoid
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nracer\n")
+    looked, later = Git.ls_remote_refs, []
+
+    def then_the_student_pushes(self, url, refs, timeout=120):
+        seen = looked(self, url, refs, timeout=timeout)
+        if not later:
+            (work / "sigmoid_mlp.ipynb").write_bytes(stub)
+            later.append(push_tree(bare, work, message="after the course looked"))
+        return seen
+
+    monkeypatch.setattr(Git, "ls_remote_refs", then_the_student_pushes)
+    rec = tmp_path / "rec"
+    counts = pull_collect.collect(roster, A, tmp_path / "sub1", rec, root=course, org=ORG, url_template=url,
+                                  echo=lambda m: None)
+    monkeypatch.undo()
+    assert tip(bare, "main") == later[0] != first
+    entry = json.loads((rec / "collected.json").read_text())["students"]["racer"]
+    assert (entry["status"], entry["sha"], entry["history"]) == ("collected", first, {first: entry["seen_at"]})
+    assert (counts["changed"], counts["collected"], counts["fetched"]) == (1, 1, 1)
+    assert (tmp_path / "sub1" / "racer" / A / "sigmoid_mlp.ipynb").read_bytes() == solved_sigmoid
+    assert entry["notebooks"]["sigmoid_mlp.ipynb"] == "sha256:" + hashlib.sha256(solved_sigmoid).hexdigest()
+    # the next collect takes the new commit, with the time the course first saw it
+    counts = pull_collect.collect(roster, A, tmp_path / "sub2", rec, root=course, org=ORG, url_template=url,
+                                  echo=lambda m: None)
+    again = json.loads((rec / "collected.json").read_text())["students"]["racer"]
+    assert (again["sha"], counts["changed"], counts["collected"]) == (later[0], 1, 1)
+    assert again["history"] == {first: entry["seen_at"], later[0]: again["seen_at"]}
+    assert again["seen_at"] > entry["seen_at"] and again["pushed_at"] == again["seen_at"]
+    assert (tmp_path / "sub2" / "racer" / A / "sigmoid_mlp.ipynb").read_bytes() == stub
+    assert (tmp_path / "sub2" / "racer" / A / "timestamp.txt").read_text() == \
+        pull_record.nbgrader_timestamp(again["seen_at"]) + "\n"
+
+
+def test_collect_records_the_feedback_tip_from_the_same_ls_remote(course, tmp_path, monkeypatch):
+    repos, url = tmp_path / "repos", f"file://{tmp_path}/repos/{{assignment}}-{{student}}.git"
+    bare = repos / f"{A}-fb.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+    write_student(course, tmp_path / "w", A, "fb")
+    push_tree(bare, tmp_path / "w" / "fb" / A)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nfb\ngone\n")
+    rec = tmp_path / "rec"
+    ran, run = [], Git.run
+
+    def spy(self, args, *rest, **kw):
+        ran.append(list(args))
+        return run(self, args, *rest, **kw)
+
+    monkeypatch.setattr(Git, "run", spy)
+    counts = pull_collect.collect(roster, A, tmp_path / "sub", rec, root=course, org=ORG, url_template=url,
+                                  echo=lambda m: None)
+    monkeypatch.undo()
+    looks = sorted(args for args in ran if args[0] == "ls-remote")
+    assert looks == [["ls-remote", "--", f"file://{repos}/{A}-{s}.git", "HEAD", "refs/heads/feedback"]
+                     for s in ("fb", "gone")]  # one git process a student, both refs
+    first = json.loads((rec / "collected.json").read_text())["students"]
+    assert first["fb"]["feedback_tip"] == {"branch": "feedback", "sha": None}
+    assert "feedback_tip" not in first["gone"]  # not readable: nothing seen
+    assert counts["changed"] == 2
+    # the course's return (here: anyone) moves the feedback branch; nothing else changes
+    fb_tip = commit_entries(bare, [("100644", b"README.md", b"feedback")], tmp_path / "scratch",
+                            ref="refs/heads/feedback")
+    out = tmp_path / "gh_out"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    lines = []
+    counts = pull_collect.collect(roster, A, tmp_path / "sub2", rec, root=course, org=ORG, url_template=url,
+                                  echo=lines.append)
+    second = json.loads((rec / "collected.json").read_text())["students"]
+    assert second["fb"]["feedback_tip"] == {"branch": "feedback", "sha": fb_tip}
+    assert {k: v for k, v in second["fb"].items() if k != "feedback_tip"} == {
+        k: v for k, v in first["fb"].items() if k != "feedback_tip"}
+    assert second["gone"] == first["gone"]
+    assert (counts["changed"], counts["fetched"], counts["collected"]) == (0, 0, 0)  # the workflow stops
+    assert out.read_text() == "changed=0\ncollected=0\n"
+    assert lines[-1] == "collect: 2 students, 0 changed, 1 missing, 0 refused, 0 empty, 0 without notebooks"
+    assert not (tmp_path / "sub2").exists()
+    # another branch by name; a name that is no branch is refused before anything is touched
+    before = (rec / "collected.json").read_bytes()
+    for bad in ("../x", "a..b", "a b", ""):
+        proc = cli("collect", roster, "--assignment", A, "--dest", tmp_path / "sub3", "--record", rec, "--org", ORG,
+                   "--url-template", url, "--feedback-branch", bad, cwd=course, check=False)
+        assert proc.returncode == 2 and "--feedback-branch" in proc.stderr and "is not a usable branch name" in \
+            proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (bad, proc.stderr)
+        assert (rec / "collected.json").read_bytes() == before
+    proc = cli("collect", roster, "--assignment", A, "--dest", tmp_path / "sub3", "--record", rec, "--org", ORG,
+               "--url-template", url, "--feedback-branch", "results/dl1", cwd=course)
+    assert "collect: 2 students, 0 changed" in proc.stdout
+    third = json.loads((rec / "collected.json").read_text())["students"]
+    assert third["fb"]["feedback_tip"] == {"branch": "results/dl1", "sha": None}
+
+
 # -- a tampered feedback branch is put back (runs after the loop's tests) ---------------------
 
 def test_a_rewritten_or_deleted_feedback_branch_is_put_back(loop, course, tmp_path):
@@ -702,15 +860,22 @@ def test_a_rewritten_or_deleted_feedback_branch_is_put_back(loop, course, tmp_pa
                    ref="refs/heads/feedback")
     sh(["git", "branch", "-D", "feedback"], cwd=bares["bigfile"])
     before = {s: tip(b, "feedback") for s, b in bares.items()}
-    proc = cli("return", out, "--roster", loop["roster"], "--org", ORG, "--url-template",
-               f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git", cwd=course)
+    pull = ["--org", ORG, "--url-template", f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git"]
+    # a return right after the tampering trusts what this cycle's collect saw (the branch was ours):
+    # no git process for anyone, nothing pushed; the next collect sees the change
+    early = cli("return", out, "--roster", loop["roster"], *pull, cwd=course)
+    assert "0 feedback branches updated" in early.stdout and "putting it back" not in early.stdout
+    assert {s: tip(b, "feedback") for s, b in bares.items()} == before
+    seen = cli("collect", loop["roster"], "--assignment", A, "--dest", tmp_path / "submitted", "--record", out,
+               "--max-repo-mb", "1", *pull, cwd=course)
+    assert seen.returncode == 0, seen.stderr
+    proc = cli("return", out, "--roster", loop["roster"], *pull, cwd=course)
     assert "stubby: the feedback branch was changed by someone else: putting it back" in proc.stdout
     assert "2 feedback branches updated" in proc.stdout
     after = {s: tip(b, "feedback") for s, b in bares.items()}
     assert {s for s in bares if before[s] != after[s]} == {"stubby", "bigfile"}
     assert {s: branch_files(b, "feedback") for s, b in bares.items()} == ours
-    again = cli("return", out, "--roster", loop["roster"], "--org", ORG, "--url-template",
-                f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git", cwd=course)
+    again = cli("return", out, "--roster", loop["roster"], *pull, cwd=course)
     assert "0 feedback branches updated" in again.stdout  # idempotent
 
 

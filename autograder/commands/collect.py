@@ -19,13 +19,13 @@ from autograder.pull import git, roster
 def run(roster_path: Path, assignment: str, *, dest: Path = Path("submitted"), record: Path,
         org: str | None = None, url_template: str = roster.DEFAULT_URL, jobs: int = 8,
         limits: pull_collect.Limits | None = None, root: Path | None = None, api_url: str | None = None,
-        rule: deadlines.Rule | None = None, echo=print) -> dict:
+        rule: deadlines.Rule | None = None, feedback_branch: str = "feedback", echo=print) -> dict:
     """Collect; return the counts (see :func:`autograder.pull.collect.collect`). The token is read from the
     environment (``AUTOGRADER_GIT_TOKEN``) only."""
     root = root or course.find_root()
     return pull_collect.collect(Path(roster_path), assignment, Path(dest), Path(record), root=root, org=org,
                                 url_template=url_template, jobs=jobs, limits=limits, token=git.token_from_env(),
-                                api_url=api_url, rule=rule, echo=echo)
+                                api_url=api_url, rule=rule, feedback_branch=feedback_branch, echo=echo)
 
 
 def add_arguments(p) -> None:
@@ -48,6 +48,9 @@ def add_arguments(p) -> None:
                         "AUTOGRADER_GIT_TOKEN is set; otherwise the time the course first saw a commit)")
     p.add_argument("--jobs", type=int, default=defaults["jobs"].default,
                    help="repositories checked and fetched at once (default %(default)s)")
+    p.add_argument("--feedback-branch", default=defaults["feedback_branch"].default,
+                   help="the branch `autograder return` writes in each student repository: its tip, read by the same "
+                        "ls-remote as the head, is recorded for return (default %(default)s)")
     p.add_argument("--max-repo-mb", type=float, default=limits.max_bytes / 2**20,
                    help="refuse a repository whose files exceed this many MiB (default %(default)g)")
     p.add_argument("--max-files", type=int, default=limits.max_files,
@@ -63,5 +66,6 @@ def from_args(args) -> int:
         raise course.CourseError("--max-repo-mb and --max-files must be positive")
     limits = pull_collect.Limits(max_bytes=int(args.max_repo_mb * 2**20), max_files=args.max_files)
     run(Path(args.roster), args.assignment, dest=Path(args.dest), record=Path(args.record), org=args.org,
-        url_template=args.url_template, jobs=args.jobs, limits=limits, api_url=args.api_url, rule=rule)
+        url_template=args.url_template, jobs=args.jobs, limits=limits, api_url=args.api_url, rule=rule,
+        feedback_branch=args.feedback_branch)
     return 0

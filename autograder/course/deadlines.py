@@ -50,7 +50,8 @@ def parse_time(text: str, what: str = "--deadline") -> dt.datetime:
     """
     raw = str(text).strip()
     try:
-        when = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+        # Python 3.10's fromisoformat knows no "Z": write UTC as the offset it does know
+        when = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw)
     except ValueError:
         raise CourseError(f"{what} {_shown(raw)!r} is not an ISO 8601 time (e.g. 2026-11-20T23:59:00+01:00)") from None
     if when.tzinfo is None or when.utcoffset() is None:
@@ -182,6 +183,21 @@ class Rule:
         if due is None:
             return {}
         return {"due": iso(due), "extension": extended, "grace": self.grace_minutes, "policy": self.policy.text()}
+
+    def class_key(self) -> dict | None:
+        """What every student's decision depends on, JSON-ready and stable (None: no deadline).
+
+        ``collect`` records it in ``collected.json``; when it differs from the recorded one,
+        every student is collected again, so that ``grade`` re-decides them all.
+        """
+        if self.due is None:
+            return None
+
+        def exact(t: dt.datetime) -> str:
+            return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+        return {"due": exact(self.due), "grace": float(self.grace_minutes), "policy": self.policy.text(),
+                "extensions": {student: exact(when) for student, when in sorted(self.extensions)}}
 
     def decide(self, student: str, pushed_at: str | None, source: str | None) -> dict | None:
         """The report's ``deadline`` field for one submission (None when there is no deadline).

@@ -16,6 +16,16 @@ when the API fails, when the course first saw the commit (``"first-seen"``). Und
 ``cutoff`` policy of :mod:`autograder.course.deadlines`, a head pushed after the student's
 deadline is recorded as ``late_head`` and not collected: the version pushed last on time
 (the one collected before, or, from the activity API, the head at the deadline) stays graded.
+
+Exactly what was seen: the commit fetched is the SHA that ``ls-remote`` returned (fetched by
+its name and checked), so a push between the two is collected next time, with its own times.
+The same ``ls-remote`` also reads the tip of each student's feedback branch (``feedback_tip``
+in the record, for ``return``); a new tip alone is not a change.
+
+A new deadline rule: the record keeps the rule collect ran under (``Rule.class_key``). When
+this run's rule differs, every student with a readable repository is fetched again (same
+choice of commit) and written to ``submitted/``, so that ``grade`` re-decides them all, and a
+"not submitted" report is written again with the new deadline.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import tempfile
 from pathlib import Path
 
 from autograder import report
-from autograder.course import CourseError, deadlines
+from autograder.course import CourseError, deadlines, make_folder
 
 from . import github, record, roster
 from .git import Git, GitError, TooBig
@@ -65,7 +75,7 @@ class Outcome:
 def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: Path, org: str | None = None,
             url_template: str = roster.DEFAULT_URL, jobs: int = 8, limits: Limits | None = None,
             token: str | None = None, api_url: str | None = None, rule: deadlines.Rule | None = None,
-            echo=print) -> dict:
+            feedback_branch: str = "feedback", echo=print) -> dict:
     """Collect the changed submissions of ``assignment``; update the record ``out``.
 
     Args:
@@ -82,33 +92,47 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
         api_url: GitHub's REST API for push times (None: the public API for ``github.com`` URLs when
             there is a token; no API otherwise).
         rule: the deadline rule (None: no deadline); the roster's ``extension`` column adds to it.
+        feedback_branch: the branch ``return`` writes; its tip is recorded as ``feedback_tip``.
         echo: console lines.
 
     Returns:
-        Counts: ``students``, ``changed`` (record entries that changed), ``collected`` (submissions
-        written to ``dest``), ``missing``, ``empty``, ``no_notebooks``, ``refused``, ``fetched``.
+        Counts: ``students``, ``changed`` (record entries that changed; at least 1 when the deadline
+        rule did; a new ``feedback_tip`` alone is no change), ``collected`` (submissions written to
+        ``dest``), ``missing``, ``empty``, ``no_notebooks``, ``refused``, ``fetched``.
     """
     if roster.valid_student(assignment):
         raise CourseError(f"--assignment {roster.printable(assignment)!r} is not a valid assignment name")
     if jobs < 1:
         raise CourseError("--jobs must be at least 1")
+    if roster.valid_student(feedback_branch.replace("/", "-")):
+        raise CourseError(f"--feedback-branch {roster.printable(feedback_branch)!r} is not a usable branch name")
     roster.check_template(url_template)
     limits = limits or Limits()
     entries = roster.read(roster_path, assignment=assignment, org=org, echo=echo)
     rule = _with_roster_extensions(rule or deadlines.Rule(), entries)
     notebooks = record.expected_notebooks(root, assignment)
     out, dest = Path(out), Path(dest)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--record")
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise CourseError(f"--dest {dest}: is a file, not a folder")
     previous = record.load_collected(out, assignment)
+    rule_known, recorded_rule = record.collected_rule(out)
+    rule_key = rule.class_key()
+    again = bool(previous) and (not rule_known or recorded_rule != rule_key)  # re-decide every student
+    if again:
+        echo("the deadline rule changed: collecting every student again" if rule_known else
+             "the record does not say which deadline rule it was collected under: collecting every student again")
     git = Git(token)
     urls = {e.student: roster.clone_url(url_template, e, org=org, assignment=assignment) for e in entries}
+    feedback_ref = f"refs/heads/{feedback_branch}"
 
     def head(entry):
         seen = record.iso(record.now())  # when the course looked: the first-seen time of a new commit
-        try:
-            return git.ls_remote(urls[entry.student], "HEAD"), None, seen
+        try:  # one git process for both refs
+            refs = git.ls_remote_refs(urls[entry.student], ["HEAD", feedback_ref])
+            return refs["HEAD"], None, seen, refs[feedback_ref]
         except GitError as exc:
-            return None, str(exc), seen
+            return None, str(exc), seen, None
 
     counts = dict.fromkeys(["changed", "collected", "missing", "empty", "no_notebooks", "refused", "fetched"], 0)
     students = dict(previous)
@@ -116,7 +140,7 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         heads = dict(zip([e.student for e in entries], pool.map(head, entries)))
     for entry in entries:
-        sha, error, seen = heads[entry.student]
+        sha, error, seen, _ = heads[entry.student]
         before = previous.get(entry.student) or {}
         if error is not None or sha is None:
             status = "missing" if error is not None else "empty"
@@ -129,13 +153,13 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
                 echo(f"{entry.student}: keeping the submission collected earlier ({before['sha'][:12]})")
                 continue
             _set(students, counts, entry, Outcome(entry.student, status, why), out, assignment, notebooks, seen,
-                 rule=rule)
+                 rule=rule, force=again)
             continue
-        if before.get("sha") == sha and before.get("repository") == entry.repository:
+        if not again and before.get("sha") == sha and before.get("repository") == entry.repository:
             if before.get("status") in ("refused", "no-notebooks"):
                 counts["refused" if before["status"] == "refused" else "no_notebooks"] += 1
             continue  # unchanged: not fetched
-        if _still_late(before, sha, entry, rule):
+        if not again and _still_late(before, sha, entry, rule):
             continue  # the late head seen before: still late under the cut-off, still not graded
         to_fetch.append((entry, sha))
 
@@ -160,15 +184,21 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
         pushed = _push_time(push_list, sha, seen)
         effective = rule.effective(entry.student)
         if effective is None or rule.policy.kind != "cutoff" or _utc(pushed[0]) <= effective:
-            fetch_items.append((entry, "HEAD", {sha: pushed}, None))
+            fetch_items.append((entry, sha, {sha: pushed}, None))  # the very commit ls-remote saw
             continue
         late_head = {"sha": sha, "pushed_at": pushed[0], "pushed_source": pushed[1]}
         target = github.last_before(push_list, effective) if push_list else None
-        if before.get("status") == "collected" and before.get("sha") and target in (None, before.get("sha")):
+        kept = before.get("sha") if (before.get("status") == "collected" and before.get("sha") not in (None, sha)
+                                     and _pushed_by(before, effective)) else None
+        if kept and target in (None, kept):
             echo(f"{entry.student}: {sha[:12]} was pushed after the deadline (cutoff): still grading "
-                 f"{before['sha'][:12]}, pushed on time")
-            students[entry.student] = {**before, "late_head": late_head}
-            counts["changed"] += 1
+                 f"{kept[:12]}, pushed on time")
+            if again:  # the new rule decides it again: collected again, written to submitted/ for grade
+                fetch_items.append((entry, kept, {kept: (before.get("pushed_at"), before.get("pushed_source"))},
+                                    late_head))
+            else:
+                students[entry.student] = {**before, "late_head": late_head}
+                counts["changed"] += 1
             continue
         if target:
             echo(f"{entry.student}: {sha[:12]} was pushed after the deadline (cutoff): collecting {target[:12]}, "
@@ -180,7 +210,7 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
         outcome = Outcome(entry.student, "late", "nothing was pushed before the deadline (cut-off policy: later "
                                                  "pushes are not graded)")
         _set(students, counts, entry, outcome, out, assignment, notebooks, seen, dest=dest, late_head=late_head,
-             rule=rule)
+             rule=rule, force=again)
 
     with tempfile.TemporaryDirectory(prefix="autograder-collect-") as scratch:
         def fetch(item):
@@ -202,8 +232,15 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
                 for note in outcome.notes:
                     echo(f"{entry.student}: {note}")
                 _set(students, counts, entry, outcome, out, assignment, notebooks, heads[entry.student][2], dest=dest,
-                     pushed=pushed.get(outcome.sha), late_head=late_head, rule=rule)
-    record.save_collected(out, assignment, students)
+                     pushed=pushed.get(outcome.sha), late_head=late_head, rule=rule, force=again)
+    for entry in entries:  # the feedback branch as seen now, for `return` (not a change by itself)
+        _, error, _, tip = heads[entry.student]
+        if error is None and entry.student in students:
+            students[entry.student] = {**students[entry.student],
+                                       "feedback_tip": {"branch": feedback_branch, "sha": tip}}
+    if again and not counts["changed"]:
+        counts["changed"] = 1  # the rule itself: the record must be published with it
+    record.save_collected(out, assignment, students, rule=rule_key)
     counts["students"] = len(entries)
     echo(f"collect: {len(entries)} students, {counts['changed']} changed, {counts['missing']} missing, "
          f"{counts['refused']} refused, {counts['empty']} empty, {counts['no_notebooks']} without notebooks")
@@ -222,6 +259,14 @@ def _still_late(before: dict, sha: str, entry, rule: deadlines.Rule) -> bool:
     effective = rule.effective(entry.student)
     try:
         return effective is not None and _utc(str(late.get("pushed_at"))) > effective
+    except CourseError:
+        return False
+
+
+def _pushed_by(before: dict, effective) -> bool:
+    """Whether the version recorded in ``before`` was pushed by ``effective`` (the student's deadline with grace)."""
+    try:
+        return _utc(str(before.get("pushed_at"))) <= effective
     except CourseError:
         return False
 
@@ -260,8 +305,12 @@ def _with_roster_extensions(rule: deadlines.Rule, entries: list) -> deadlines.Ru
 
 def _set(students: dict, counts: dict, entry, outcome: Outcome, out: Path, assignment: str, notebooks: dict,
          seen: str, dest: Path | None = None, pushed: tuple | None = None, late_head: dict | None = None,
-         rule: deadlines.Rule | None = None) -> None:
-    """Record ``outcome``; write a "not submitted" report when there is nothing to grade."""
+         rule: deadlines.Rule | None = None, force: bool = False) -> None:
+    """Record ``outcome``; write a "not submitted" report when there is nothing to grade.
+
+    ``force`` (a new deadline rule): count it as a change, and write the report again, even when the
+    entry is the same as before.
+    """
     before = students.get(entry.student) or {}
     history = dict(before.get("history") or {})
     seen_at = None
@@ -281,13 +330,15 @@ def _set(students: dict, counts: dict, entry, outcome: Outcome, out: Path, assig
     }
     if late_head:
         entry_record["late_head"] = late_head
+    if "feedback_tip" in before:
+        entry_record["feedback_tip"] = before["feedback_tip"]
     if outcome.status == "collected" and dest is not None:
         (Path(dest) / entry.student / assignment / "timestamp.txt").write_text(
             record.nbgrader_timestamp(pushed[0]) + "\n")
     report_missing = not report.report_path(out, entry.student, assignment).exists()
-    if {k: v for k, v in before.items() if k != "history"} == {k: v for k, v in entry_record.items()
-                                                               if k != "history"} and not (
-            outcome.status != "collected" and report_missing):
+    same = {k: v for k, v in before.items() if k not in ("history", "feedback_tip")} == {
+        k: v for k, v in entry_record.items() if k not in ("history", "feedback_tip")}
+    if same and not force and not (outcome.status != "collected" and report_missing):
         return
     students[entry.student] = entry_record
     counts["changed"] += 1
@@ -308,6 +359,9 @@ def _fetch_one(git: Git, url: str, student: str, scratch: Path, limits: Limits, 
         git.init_bare(scratch)
         sha = git.fetch(scratch, url, ref, depth=1, max_bytes=2 * limits.max_bytes + 2**20,
                         timeout=limits.timeout)
+        if ref != "HEAD" and sha != ref:  # asked for a commit by its name: that one, or nothing
+            return Outcome(student, "refused", "the repository could not be fetched",
+                           detail=f"asked for {ref[:12]}, got {sha[:12]}")
         entries = git.tree_entries(scratch, sha, recursive=True)
     except TooBig:
         return Outcome(student, "refused", f"the repository is larger than {limits.max_bytes / 2**20:g} MiB")

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import os
 import subprocess
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -132,14 +133,33 @@ class Git:
         Raises:
             GitError: the repository cannot be read (missing, no access, network).
         """
-        proc = self.run(["ls-remote", "--", url, ref], url=url, timeout=timeout, check=False)
+        return self.ls_remote_refs(url, [ref], timeout=timeout)[ref]
+
+    def ls_remote_refs(self, url: str, refs: list, timeout: float = 120) -> dict:
+        """The SHAs of several refs of the repository at ``url``, asked in one git process.
+
+        Args:
+            url: the repository.
+            refs: full ref names (``HEAD``, ``refs/heads/feedback``); each is matched exactly.
+            timeout: seconds.
+
+        Returns:
+            ref -> SHA, or None for a ref the repository lacks (every ref of ``refs`` is a key).
+
+        Raises:
+            GitError: the repository cannot be read (missing, no access, network).
+        """
+        refs = list(dict.fromkeys(refs))
+        proc = self.run(["ls-remote", "--", url, *refs], url=url, timeout=timeout, check=False)
         if proc.returncode != 0:
             raise GitError(self.message(proc.stderr) or "git ls-remote failed")
+        found = dict.fromkeys(refs)
         for line in proc.stdout.decode("ascii", "replace").splitlines():
             sha, _, name = line.partition("\t")
-            if name == ref and len(sha) == SHA_LEN:
-                return sha
-        return None
+            if name in found and found[name] is None and len(sha) == SHA_LEN \
+                    and all(ch in "0123456789abcdef" for ch in sha):
+                found[name] = sha
+        return found
 
     def fetch(self, repo: Path, url: str, ref: str, *, depth: int | None = 1, max_bytes: int | None = None,
               timeout: float = 600) -> str:
@@ -207,7 +227,7 @@ class Git:
         Returns:
             The new tree's SHA.
         """
-        index = repo / "autograder-index"
+        index = repo / f"autograder-index-{os.getpid()}-{threading.get_ident()}"  # one per thread: calls may overlap
         index.unlink(missing_ok=True)
         env_index = {"GIT_INDEX_FILE": str(index)}
         try:

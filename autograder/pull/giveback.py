@@ -4,13 +4,18 @@ The branch holds ``README.md`` (GitHub shows it on the branch page: score per ta
 what failed, the commit graded and when the course first saw it) and the feedback
 pages of that student only. ``returned.json`` in the record remembers the commit and
 tree pushed to each student: when the branch still points at that commit and the
-tree is the same, nothing is pushed (idempotent). A branch the student rewrote or
-deleted is put back (a new commit, force-pushed with a lease). Nothing is fetched
-from a student's branch but the course's own last feedback commit.
+tree is the same, nothing is pushed (idempotent). Whether it still points there is
+what this cycle's ``collect`` saw (``feedback_tip``, from the ``ls-remote`` it runs
+anyway), so an unchanged student costs no git process; without that observation the
+tip is asked for. A branch the student rewrote or deleted is put back (a new commit,
+force-pushed with a lease) by the first return after a collect that saw it. Students
+are returned in parallel (``jobs``). Nothing is fetched from a student's branch but
+the course's own last feedback commit.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import tempfile
@@ -104,7 +109,7 @@ def feedback_files(out: Path, rep: dict, collected: dict | None) -> dict:
 
 def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, org: str | None = None,
               url_template: str = roster.DEFAULT_URL, api_url: str = github.DEFAULT_API, branch: str = "feedback",
-              status: bool = False, token: str | None = None, echo=print) -> Returned:
+              status: bool = False, token: str | None = None, jobs: int = 8, echo=print) -> Returned:
     """Push each rostered student's feedback to their repository's ``branch``.
 
     Args:
@@ -117,6 +122,7 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
         branch: the branch to write.
         status: also set the commit status ``autograder`` on the graded commit.
         token: the git and API token.
+        jobs: students returned at once (each mostly waits on git or the network).
         echo: console lines.
 
     Returns:
@@ -131,6 +137,8 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
     if roster.valid_student(branch.replace("/", "-")):
         raise CourseError(f"--branch {roster.printable(branch)!r} is not a usable branch name")
     roster.check_template(url_template)
+    if jobs < 1:
+        raise CourseError("--jobs must be at least 1")
     entries = roster.read(roster_path, assignment=assignment, org=org, echo=echo)
     collected = record.load_collected(out, assignment)
     returned = record.load_json(out / record.RETURNED, {})
@@ -138,40 +146,30 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
     counts = Returned()
     with tempfile.TemporaryDirectory(prefix="autograder-return-") as scratch:
         repo = git.init_bare(Path(scratch) / "repo")
-        for entry in entries:
+
+        def one(entry) -> tuple[list, dict]:
+            """Return one student's feedback: (console lines, what happened); runs in a thread."""
+            lines: list = []
             path = report.report_path(out, entry.student, assignment)
             if not path.is_file():
-                counts.no_report += 1
-                continue
+                return lines, {"no_report": 1}
             try:
                 rep = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
-                echo(f"{entry.student}: unreadable report: skipped")
-                counts.failed += 1
-                continue
+                return [f"{entry.student}: unreadable report: skipped"], {"failed": 1}
             if rep.get("student") != entry.student or rep.get("assignment") != assignment:
-                echo(f"{entry.student}: the report {path.name} is another student's: skipped")
-                counts.failed += 1
-                continue
+                return [f"{entry.student}: the report {path.name} is another student's: skipped"], {"failed": 1}
             url = roster.clone_url(url_template, entry, org=org, assignment=assignment)
             mine = collected.get(entry.student)
             if mine and mine.get("status") == "missing":
-                echo(f"{entry.student}: {entry.repository}: no repository to return feedback to")
-                counts.no_report += 1
-                continue
+                return [f"{entry.student}: {entry.repository}: no repository to return feedback to"], {"no_report": 1}
             before = returned.get(entry.student) or {}
             try:
-                changed = _push_one(git, repo, url, branch, feedback_files(out, rep, mine), before, echo,
-                                    entry.student)
+                changed = _push_one(git, repo, url, branch, feedback_files(out, rep, mine), before, lines.append,
+                                    entry.student, seen_tip=(mine or {}).get("feedback_tip"))
             except GitError as exc:
-                echo(f"{entry.student}: {entry.repository}: feedback not returned ({exc})")
-                counts.failed += 1
-                continue
-            if changed:
-                returned[entry.student] = {**before, **changed}
-                counts.pushed += 1
-            else:
-                counts.unchanged += 1
+                return lines + [f"{entry.student}: {entry.repository}: feedback not returned ({exc})"], {"failed": 1}
+            outcome = {"pushed": 1, "entry": {**before, **changed}} if changed else {"unchanged": 1}
             if status and mine and mine.get("sha"):
                 if mine.get("status") == "collected":
                     description = f"{report._fmt(rep['score'])} / {report._fmt(rep['max_score'])} points (autograded)"
@@ -179,16 +177,28 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
                 else:
                     description, state = f"not graded: {mine.get('reason') or 'nothing to grade'}", "failure"
                 key = [mine["sha"], state, description]
-                if returned.get(entry.student, {}).get("status") != key:
+                if before.get("status") != key:
                     try:
                         github.set_status(api_url, entry.repository, mine["sha"], state, description, token=token,
                                           target_url=_branch_page(url, entry.repository, branch))
                     except github.ApiError as exc:
-                        echo(f"{entry.student}: commit status not set ({git.scrub(str(exc))})")
-                        counts.failed += 1
+                        lines.append(f"{entry.student}: commit status not set ({git.scrub(str(exc))})")
+                        outcome["failed"] = 1
                     else:
-                        returned.setdefault(entry.student, {})["status"] = key
-                        counts.statuses += 1
+                        outcome["status"] = key
+                        outcome["statuses"] = 1
+            return lines, outcome
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            for entry, (lines, outcome) in zip(entries, pool.map(one, entries)):  # in roster order
+                for line in lines:
+                    echo(line)
+                for field in ("pushed", "unchanged", "no_report", "failed", "statuses"):
+                    setattr(counts, field, getattr(counts, field) + outcome.get(field, 0))
+                if "entry" in outcome:
+                    returned[entry.student] = outcome["entry"]
+                if "status" in outcome:
+                    returned.setdefault(entry.student, {})["status"] = outcome["status"]
     record.write_json(out / record.RETURNED, returned)
     echo(f"return: {counts.pushed} feedback branches updated, {counts.unchanged} unchanged, "
          f"{counts.no_report} without a report, {counts.failed} failed"
@@ -200,9 +210,18 @@ def _branch_page(url: str, repository: str, branch: str) -> str | None:
     return f"https://github.com/{repository}/tree/{branch}" if url.startswith("https://github.com/") else None
 
 
-def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, before: dict, echo, student) -> dict | None:
-    """Push ``files`` as ``branch``; return {"commit", "tree"} when a commit was pushed, None when unchanged."""
+def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, before: dict, echo, student,
+              seen_tip: dict | None = None) -> dict | None:
+    """Push ``files`` as ``branch``; return {"commit", "tree"} when a commit was pushed, None when unchanged.
+
+    ``seen_tip`` is the branch's tip as this cycle's ``collect`` saw it (``feedback_tip``): when it is
+    the commit pushed last time and the tree is the same, nothing runs at all (a branch changed after
+    that collect is put back in the next cycle); otherwise the tip is asked for again.
+    """
     tree = flat_tree_sha(files)
+    if (before.get("commit") and before.get("tree") == tree and isinstance(seen_tip, dict)
+            and seen_tip.get("branch") == branch and seen_tip.get("sha") == before["commit"]):
+        return None  # unchanged, and the branch was ours when collect looked: no git process
     tip = git.ls_remote(url, f"refs/heads/{branch}")
     ours = tip is not None and tip == before.get("commit")
     if ours and before.get("tree") == tree:

@@ -3,6 +3,8 @@
 ``collected.json``::
 
     {"version": 1, "assignment": "exam22",
+     "rule": {"due": "2026-11-20T22:59:00.000000Z", "grace": 0.0,  # the deadline rule collect ran under
+              "policy": "penalty:10/day", "extensions": {"<student>": "<time>"}} | null,  # (null: no deadline)
      "students": {"<student>": {
          "repository": "owner/name",
          "status": "collected" | "unchanged-missing" | "missing" | "empty" | "no-notebooks" | "refused" | "late",
@@ -16,7 +18,13 @@
                                                      # deadline, recorded and not graded
          "notebooks": {"<name>.ipynb": "sha256:<hex>"},
          "notes": ["a notebook refused and why", ...],
-         "history": {"<sha>": "<first seen>"}}}}     # every commit seen, so a revert keeps its first time
+         "history": {"<sha>": "<first seen>"},      # every commit seen, so a revert keeps its first time
+         "feedback_tip": {"branch": "feedback", "sha": "<tip>" | null}}}}  # the student's feedback branch
+                                                     # as collect's ls-remote saw it (not a change by itself)
+
+When ``rule`` differs from the rule of the run (``Rule.class_key``; a record without the field
+counts as different), collect fetches every readable repository again and writes its
+submission to ``submitted/``, so that ``grade`` re-decides every student under the new rule.
 
 ``returned.json``: ``{"<student>": {"commit": "<feedback commit>", "tree": "<its tree>"}}``.
 """
@@ -79,8 +87,20 @@ def load_collected(out: Path, assignment: str) -> dict:
     return students if isinstance(students, dict) else {}
 
 
-def save_collected(out: Path, assignment: str, students: dict) -> None:
-    write_json(Path(out) / COLLECTED, {"version": 1, "assignment": assignment, "students": students})
+def collected_rule(out: Path) -> tuple[bool, dict | None]:
+    """(whether ``collected.json`` in ``out`` says which deadline rule it was collected under, that rule's key).
+
+    A new record (no file, or no student in it) counts as known with no rule: nothing to collect again.
+    """
+    data = load_json(Path(out) / COLLECTED, {})
+    if "rule" not in data:
+        return not data.get("students"), None
+    rule = data["rule"]
+    return rule is None or isinstance(rule, dict), rule if isinstance(rule, dict) else None
+
+
+def save_collected(out: Path, assignment: str, students: dict, rule: dict | None = None) -> None:
+    write_json(Path(out) / COLLECTED, {"version": 1, "assignment": assignment, "rule": rule, "students": students})
 
 
 # -- the assignment's notebooks, read from release/ with the standard library ------------

@@ -53,6 +53,32 @@ DATA_ONLY = {("lstm_params", "test_exam_answer"), ("bank_rnn", "test_weight_shap
              ("bank_rnn", "test_exam_states"), ("bank_rnn", "test_bank_behaviour")}
 
 
+def _where(task: str, name: str) -> str:
+    """Where a check lives, for the messages below."""
+    return f"task {task}, check {name} (autograder/tasks/{task}/checks.py)"
+
+
+#: what to do when a check pays for something other than the student's own work
+REAL_WORK = ("call the student's code on inputs drawn from student.rng and compare with the task's reference "
+             "(or numerical_gradient) on them, inputs the student has not seen, never only with the student's "
+             "own output")
+#: where the students' failure messages are worded, and what to do when a wording test fails
+WORDING = ("autograder/grading/checking.py: a message helper's wording changed; students read these messages, so "
+           "keep them coarse (no expected value, no dimension, nothing of the student's answer) and update this "
+           "test only on purpose")
+
+
+def _data_only_missing(task: str, name: str) -> str:
+    return (f"{_where(task, name)} calls none of the student's functions or methods: "
+            f"call the student's functions, or, if reading data is the whole task, add ({task!r}, {name!r}) "
+            "to DATA_ONLY in tests/test_checks_audit.py")
+
+
+def _data_only_stale(task: str, name: str) -> str:
+    return (f"{_where(task, name)} calls the student's code, yet ({task!r}, {name!r}) is in DATA_ONLY: remove it "
+            "from DATA_ONLY in tests/test_checks_audit.py so that the constant and lookup stubs audit it")
+
+
 def _solution_namespace(task: str) -> dict:
     return execute_cells(notebooks.read(source_notebooks()[task]), tolerate_errors=False)
 
@@ -142,32 +168,46 @@ def namespaces():
 @pytest.mark.parametrize("task,name", CASES)
 def test_constant_stub_earns_nothing(namespaces, task, name):
     recorder = _Transport(namespaces[task], "record")
-    assert _run(task, name, recorder) is None, "the solution must pass its own check"
+    failure = _run(task, name, recorder)
+    assert failure is None, (
+        f"{_where(task, name)} fails the solution of the source notebook ({failure}): fix the check, or the "
+        "solution if it is the one that is wrong")
     if recorder.calls == 0:
-        assert (task, name) in DATA_ONLY, f"{task}.{name} calls none of the student's code: list it in DATA_ONLY"
+        assert (task, name) in DATA_ONLY, _data_only_missing(task, name)
         return
-    assert (task, name) not in DATA_ONLY
+    assert (task, name) not in DATA_ONLY, _data_only_stale(task, name)
     stub = _Transport(namespaces[task], "constant", recorder.recorded)
-    assert _run(task, name, stub) is not None, f"{task}.{name} pays a function that returns a constant"
+    assert _run(task, name, stub) is not None, (
+        f"{_where(task, name)} pays a function that returns a constant (what the solution returns on the "
+        f"check's first input, whatever it is called with): {REAL_WORK}")
 
 
 @pytest.mark.parametrize("task,name", CASES)
 def test_zeros_stub_earns_nothing(namespaces, task, name):
-    assert _run(task, name, _Transport(namespaces[task], "zeros")) is not None, \
-        f"{task}.{name} pays answers of zeros of the right shape"
+    assert _run(task, name, _Transport(namespaces[task], "zeros")) is not None, (
+        f"{_where(task, name)} pays answers of zeros of the right shape (zeros agree with themselves, e.g. a "
+        f"batch gradient with the mean of per-example ones): {REAL_WORK}")
 
 
 @pytest.mark.parametrize("task,name", CASES)
 def test_lookup_of_fixed_inputs_earns_nothing(namespaces, task, name):
     first, second = _Transport(namespaces[task], "record"), _Transport(namespaces[task], "record")
-    assert _run(task, name, first) is None
-    assert _run(task, name, second, seed=seed_for(task, name, "another draw")) is None
+    failure = _run(task, name, first)
+    assert failure is None, (
+        f"{_where(task, name)} fails the solution of the source notebook ({failure}): fix the check, or the "
+        "solution if it is the one that is wrong")
+    failure = _run(task, name, second, seed=seed_for(task, name, "another draw"))
+    assert failure is None, (
+        f"{_where(task, name)} fails the solution when student.rng draws other inputs ({failure}): make the "
+        "check pass the solution on any draw (e.g. tolerances fit for every input it can draw)")
     if first.calls == 0:
-        assert (task, name) in DATA_ONLY
+        assert (task, name) in DATA_ONLY, _data_only_missing(task, name)
         return
     known = frozenset(first.seen & second.seen)
     lookup = _Transport(namespaces[task], "lookup", known=known)
-    assert _run(task, name, lookup) is not None, f"{task}.{name} pays answers to fixed inputs only"
+    assert _run(task, name, lookup) is not None, (
+        f"{_where(task, name)} pays correct answers to fixed inputs only (the exam's, the public tests', anything "
+        f"the check does not draw from student.rng), however many: {REAL_WORK}")
 
 
 def test_the_stubs_are_not_vacuous(namespaces):
@@ -179,8 +219,12 @@ def test_the_stubs_are_not_vacuous(namespaces):
     stub = _Transport(namespaces[task], "constant", recorder.recorded)
     got = stub({"kind": "call", "target": "conv1d", "attr": None, "args": codec.encode([np.zeros(9), np.ones((1, 2))]),
                 "kwargs": codec.encode({}), "return_args": False})
-    assert np.array_equal(codec.decode(got["value"]), fixed)
-    assert _zeros({"a": (np.ones(3), 2.5, True)}) == {"a": (pytest.approx(np.zeros(3)), 0.0, False)}
+    assert np.array_equal(codec.decode(got["value"]), fixed), (
+        f"tests/test_checks_audit.py: the constant stub no longer answers the recorded first value of "
+        f"{_where(task, name)}, so every constant-stub test above proves nothing: fix _Transport's 'constant' mode")
+    assert _zeros({"a": (np.ones(3), 2.5, True)}) == {"a": (pytest.approx(np.zeros(3)), 0.0, False)}, (
+        "tests/test_checks_audit.py: _zeros must keep a value's structure, shapes and types and zero every number; "
+        "fix _zeros, else the zeros stub proves nothing")
 
 
 # -- hostile answers: every one is the student's failure, with a message that echoes nothing --------------------
@@ -253,10 +297,15 @@ WEIRD_REPLIES = {
 }
 
 
-def _assert_student_failure(task, name, transport):
+def _assert_student_failure(task, name, transport, label):
     message = _run(task, name, transport)      # any exception but CheckFailed fails this test
-    assert message is not None, f"{task}.{name} passed a hostile answer"
-    assert str(MARK) not in message and "Secret" not in message, message
+    assert message is not None, (
+        f"{_where(task, name)} passed a hostile answer ({label}): read every answer of the student's code through "
+        "the helpers of autograder/grading/checking.py (as_array, as_number, as_gradients, assert_close) before "
+        "using it, so that an odd type, shape or value fails the check")
+    assert str(MARK) not in message and "Secret" not in message, (
+        f"{_where(task, name)} echoes a hostile answer ({label}) in its message {message!r}: state what is wrong "
+        "with the helpers of autograder/grading/checking.py, never with the student's value or text")
     return message
 
 
@@ -264,12 +313,17 @@ def _assert_student_failure(task, name, transport):
 def test_hostile_answers_are_the_students_failure(namespaces, task, name):
     messages = {}
     for label in WEIRD_VALUES:
-        messages[label] = _assert_student_failure(task, name, _Weird(namespaces[task], _encoded(label)))
+        messages[label] = _assert_student_failure(task, name, _Weird(namespaces[task], _encoded(label)), label)
     for label, reply in WEIRD_REPLIES.items():
-        messages[label] = _assert_student_failure(task, name, _Weird(namespaces[task], reply, where="reply"))
+        messages[label] = _assert_student_failure(task, name, _Weird(namespaces[task], reply, where="reply"), label)
     for label in ("negative dimension", "overflowing shape", "huge dimension", "deep nesting"):
-        assert messages[label].endswith("your function returned something that could not be read"), messages[label]
-    assert messages["exception with a crafted name"].endswith("raised an exception"), messages
+        assert messages[label].endswith("your function returned something that could not be read"), (
+            f"{_where(task, name)} turns an unreadable answer ({label}) into {messages[label]!r}: let the "
+            "CheckFailed that student.call raises reach the grader unchanged (do not catch it)")
+    assert messages["exception with a crafted name"].endswith("raised an exception"), (
+        f"{_where(task, name)} turns an exception with a crafted name into "
+        f"{messages['exception with a crafted name']!r}: let the StudentError that student.call raises reach the "
+        "grader unchanged (do not catch it)")
 
 
 @pytest.mark.parametrize("task,name", [("conv1d_backward", "test_model_exam"),
@@ -278,8 +332,10 @@ def test_hostile_answers_are_the_students_failure(namespaces, task, name):
 @pytest.mark.parametrize("label", ["overflowing shape", "negative dimension", "unknown tag", "deep nesting"])
 def test_unreadable_arguments_are_the_students_failure(namespaces, task, name, label):
     """The arguments as the student's code left them (``call_keep_args``) are decoded the same way."""
-    message = _assert_student_failure(task, name, _Weird(namespaces[task], WEIRD_VALUES[label], where="args"))
-    assert message.endswith("your function returned something that could not be read"), message
+    message = _assert_student_failure(task, name, _Weird(namespaces[task], WEIRD_VALUES[label], where="args"), label)
+    assert message.endswith("your function returned something that could not be read"), (
+        f"{_where(task, name)} turns unreadable arguments after the call ({label}) into {message!r}: let the "
+        "CheckFailed that student.call_keep_args raises reach the grader unchanged (do not catch it)")
 
 
 # -- the messages themselves: coarse, and nothing of the expected value or of the student's text ------------------
@@ -293,50 +349,52 @@ def _message(fn, *args, **kwargs) -> str:
 def test_an_all_zero_answer_learns_nothing_of_the_expected_size():
     for expected in ([0.25, -0.1], [2.5e7, 3.0], [1e-7, 0.0]):
         message = _message(checking.assert_close, np.zeros(2), expected, "x")
-        assert message == "x: wrong values (relative error about 10^0)"
+        assert message == "x: wrong values (relative error about 10^0)", WORDING
     assert _message(checking.assert_rel_error, np.zeros(2), [0.25, -0.1], "dx") == \
-        "dx: relative error about 10^0 against a numerical gradient (tolerance 10^-6)"
+        "dx: relative error about 10^0 against a numerical gradient (tolerance 10^-6)", WORDING
 
 
 def test_error_sizes_are_orders_of_magnitude():
     expected = np.array([0.123456, -7.654321])
     assert _message(checking.assert_close, expected * (1 + 2e-3), expected, "x") == \
-        "x: wrong values (relative error about 10^-3)"
+        "x: wrong values (relative error about 10^-3)", WORDING
     assert _message(checking.assert_rel_error, expected * (1 + 2e-4), expected, "x", tol=1e-6) == \
-        "x: relative error about 10^-4 against a numerical gradient (tolerance 10^-6)"
+        "x: relative error about 10^-4 against a numerical gradient (tolerance 10^-6)", WORDING
     assert [checking.magnitude(x) for x in (0.0, 3e-5, 0.7, 1e-300, float("inf"), float("nan"))] == \
-        ["0", "10^-5", "10^0", "10^-16", "infinity", "NaN"]
+        ["0", "10^-5", "10^0", "10^-16", "infinity", "NaN"], WORDING
 
 
 def test_a_wrong_shape_echoes_no_dimension():
     assert _message(checking.as_array, np.zeros((0, MARK)), "x", shape=(3,)) == \
-        "x: expected shape (3,), got an empty array"
+        "x: expected shape (3,), got an empty array", WORDING
     assert _message(checking.as_array, np.zeros(MARK), "x", shape=(3, 4)) == \
-        "x: expected shape (3, 4), got an array with a different number of dimensions"
+        "x: expected shape (3, 4), got an array with a different number of dimensions", WORDING
     assert _message(checking.as_array, np.zeros((MARK, 4)), "x", shape=(3, 4)) == \
-        "x: expected shape (3, 4), got an array of a different shape"
+        "x: expected shape (3, 4), got an array of a different shape", WORDING
     assert _message(checking.assert_close, np.zeros((0, MARK)), np.zeros((2, 2)), "x", shape_check=False) == \
-        "x: expected shape (2, 2), got an empty array"
+        "x: expected shape (2, 2), got an empty array", WORDING
 
 
 def test_types_and_exceptions_have_fixed_names():
     assert _message(checking.as_array, codec.Unsupported(f"evil.Secret{MARK}"), "x") == \
-        "x: expected a NumPy array, got an unsupported object"
-    assert _message(checking.as_number, "Secret", "n") == "n: expected a number, got a string"
+        "x: expected a NumPy array, got an unsupported object", WORDING
+    assert _message(checking.as_number, "Secret", "n") == "n: expected a number, got a string", WORDING
     assert _message(checking.as_array, np.zeros(2, dtype=complex), "x") == \
-        "x: expected a real numeric array, got dtype complex128"
-    assert str(checking.StudentError("f(...)", f"Secret{MARK}")) == "f(...) raised an exception"
-    assert str(checking.StudentError("f(...)", "ZeroDivisionError")) == "f(...) raised ZeroDivisionError"
+        "x: expected a real numeric array, got dtype complex128", WORDING
+    assert str(checking.StudentError("f(...)", f"Secret{MARK}")) == "f(...) raised an exception", WORDING
+    assert str(checking.StudentError("f(...)", "ZeroDivisionError")) == "f(...) raised ZeroDivisionError", WORDING
     assert str(checking.StudentError("f(...)", "NotImplementedError")) == \
-        "f(...) raised NotImplementedError (not implemented yet?)"
-    assert str(checking.StudentError("f(...)", ["ValueError"])) == "f(...) raised an exception"
+        "f(...) raised NotImplementedError (not implemented yet?)", WORDING
+    assert str(checking.StudentError("f(...)", ["ValueError"])) == "f(...) raised an exception", WORDING
 
 
 @pytest.mark.parametrize("label", sorted(RAW - {"empty array carrying a number", "unsupported object"}))
 def test_every_decode_failure_is_the_students(label):
     """Whatever the codec raises on what the child sent (DecodeError, ValueError, OverflowError, ...)."""
     student = Student(lambda request: {"ok": True, "value": WEIRD_VALUES[label]})
-    assert _message(student.call, "f", 1) == f"f(...): {checking.UNREADABLE}"
+    assert _message(student.call, "f", 1) == f"f(...): {checking.UNREADABLE}", (
+        f"autograder/grading/checking.py: Student.call must turn every failure to decode the student's answer "
+        f"({label}) into CheckFailed(UNREADABLE): catch it in _decode")
 
 
 @pytest.mark.parametrize("task,name", CASES)
@@ -345,7 +403,10 @@ def test_hostile_arguments_after_the_call_are_the_students_failure(namespaces, t
     for label in ("wide array", "nested lists", "dict of strings", "None", "unsupported object", "NaN", "big int"):
         for where, raw in (("args", codec.encode([_decoded(label)] * 6)), ("each arg", _decoded(label))):
             message = _run(task, name, _Weird(namespaces[task], raw, where=where))   # only CheckFailed may escape
-            assert message is None or (str(MARK) not in message and "Secret" not in message), message
+            assert message is None or (str(MARK) not in message and "Secret" not in message), (
+                f"{_where(task, name)} echoes hostile arguments after the call ({label}, {where}) in its message "
+                f"{message!r}: state what is wrong with the helpers of autograder/grading/checking.py, never with "
+                "the student's value or text")
 
 
 def _decoded(label):

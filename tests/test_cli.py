@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 import shlex
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
-from autograder import cli
+from autograder import cli, report
 from autograder.commands import check, student_template
 from autograder.course import submissions
 
@@ -68,6 +73,10 @@ def test_check_reports_a_malformed_notebook(tmp_path, capsys):
 def test_check_rejects_bad_arguments(tmp_path, capsys):
     assert check.main([str(tmp_path / "nothing.ipynb")]) == 2
     assert "not a notebook" in capsys.readouterr().err
+    with pytest.raises(check.NotANotebook, match="not a notebook"):   # the library call raises instead
+        check.run([tmp_path / "nothing.ipynb"])
+    with pytest.raises(check.NotANotebook, match="no notebooks given"):
+        check.run(tmp_path)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -133,7 +142,8 @@ def test_template_refuses_a_non_empty_folder(course, tmp_path):
 
 
 def test_demo_releases_grades_and_prints_the_table(tmp_path):
-    proc = _autograder("demo", "--workdir", str(tmp_path / "demo"))
+    work = tmp_path / "demo"
+    proc = _autograder("demo", "--workdir", str(work))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     for student in ("ada", "bo", "cy", "dee"):
@@ -141,6 +151,31 @@ def test_demo_releases_grades_and_prints_the_table(tmp_path):
     assert "demo check: solution full marks, stub zero: OK" in out
     assert "[malformed]" in out
     assert "stock `nbgrader export` wrote 8 rows" in out
+    # hints: cy has the first mutant of every task, and every mutant is in its task's catalogue
+    reports = [json.loads(p.read_text()) for p in sorted(work.glob(f"out/*/{report.REPORTS}/*.json"))]
+    by_student = {s: [r for r in reports if r["student"] == s] for s in ("ada", "cy")}
+    assignments = [a for a in (work / "source").iterdir() if a.is_dir()]
+    assert len(by_student["cy"]) == len(by_student["ada"]) == len(assignments), reports
+    lost = [(r["assignment"], nb) for r in by_student["cy"] for nb in r["notebooks"] if nb["score"] < nb["max_score"]]
+    assert lost, "cy (a mutant of every task) lost no points: see autograder/commands/demo.py"
+    for assignment, nb in lost:
+        task = nb["notebook"]
+        catalogue = {m.id for m in importlib.import_module(f"autograder.tasks.{task}.misconceptions").MISCONCEPTIONS}
+        named = [h["id"] for t in nb["tests"] if t["status"] == "failed" for h in t.get("hints") or []]
+        assert named, (f"cy's {assignment}/{task} (the first mutant of tests/mutants/{task}.py) got no hint on a "
+                       f"failed test: {nb['tests']}; the mutant must be named by "
+                       f"autograder/tasks/{task}/misconceptions.py, and the hint search must run in `grade`")
+        assert set(named) <= catalogue, (f"cy's {assignment}/{task} names {sorted(set(named) - catalogue)}, not in "
+                                         f"autograder/tasks/{task}/misconceptions.py")
+    ada_hints = [(r["assignment"], nb["notebook"], t["grade_id"]) for r in by_student["ada"] for nb in r["notebooks"]
+                 for t in nb["tests"] if t.get("hints")]
+    assert ada_hints == [], f"the full solution (ada) got hints: {ada_hints}; a probe matches correct code"
+    # the page the demo's last line names: cy's, with the hint shown
+    uri = out.strip().splitlines()[-1].strip()
+    assert uri.startswith("file://"), out[-2000:]
+    page = Path(urllib.request.url2pathname(urllib.parse.urlparse(uri).path))
+    assert page.is_file() and page.resolve().is_relative_to((work / "out").resolve()) and "cy" in page.parts, page
+    assert "Likely cause" in page.read_text(encoding="utf-8"), f"{page} shows no hint of cy's mistake"
 
 
 # -- workflows ----------------------------------------------------------------------

@@ -244,8 +244,19 @@ def test_the_skeleton_passes_the_structural_tests_and_fails_the_rest(scratch):
                            capture_output=True, text=True)
     assert probe.stdout.strip() == str(repo / "autograder" / "__init__.py")   # the scratch copy is under test
     outcomes, out = _pytest(repo, "tests/test_tasks_local.py", "tests/test_checks_audit.py",
-                            "tests/test_repository.py", "tests/key/test_tiny_task.py",
-                            "-k", "tiny_task or every_task_has or (normalised and source)")
+                            "tests/test_repository.py", "tests/key/test_tiny_task.py", "tests/test_hints.py",
+                            "-k", "tiny_task or every_task_has or (normalised and source) or outside_implementations")
+    hints_ = "tests/test_hints.py::"
+    assert outcomes.pop(f"{hints_}test_catalogue_is_sound_and_large_enough[tiny_task]") == "FAILED"
+    assert "misconceptions.py has 1 misconception(s), the suite wants at least 4" in out
+    assert outcomes.pop(f"{hints_}test_two_outside_implementations_per_task") == "FAILED"
+    assert "two wrong implementations of ['tiny_task']" in out
+    for name in ("test_every_mutant_maps_to_the_catalogue_and_back[tiny_task]",
+                 "test_mutant_is_named_on_a_failed_test[tiny_task-identity]",
+                 "test_solution_matches_no_probe_even_when_forced[tiny_task]",
+                 "test_noisy_solution_matches_no_probe[tiny_task]",
+                 "test_search_on_correct_code_names_nothing[tiny_task]"):
+        assert outcomes.pop(hints_ + name) == "PASSED", out[-3000:]
     local = "tests/test_tasks_local.py::"
     assert outcomes.pop(f"{local}test_task_has_at_least_three_mutants[tiny_task]") == "FAILED"
     assert "tiny_task has 1 mutant(s), the suite wants at least 3" in out

@@ -109,9 +109,11 @@ def noisy(ns: dict) -> dict:
 @pytest.mark.parametrize("task", TASKS)
 def test_catalogue_is_sound_and_large_enough(task):
     cat = catalogue(task)
-    assert hints.validate(cat, checks_of(load(task))) == []
-    assert len(cat) >= (6 if task in DESIGN_TASKS else 4)
-    assert any(not m.mutants for m in cat)  # beyond today's mutants
+    where = f"autograder/tasks/{task}/misconceptions.py"
+    assert hints.validate(cat, checks_of(load(task))) == [], f"{where}: fix these entries"
+    want = 6 if task in DESIGN_TASKS else 4
+    assert len(cat) >= want, f"{where} has {len(cat)} misconception(s), the suite wants at least {want}"
+    assert any(not m.mutants for m in cat), f"{where}: add a usual mistake that no mutant makes (beyond the mutants)"
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -261,11 +263,14 @@ OUTSIDE = {
                                          " 'b2': dZ2.sum(0)}\n"},
     ],
 }
-OUTSIDE_CASES = [(task, i) for task in TASKS for i in range(len(OUTSIDE[task]))]
+OUTSIDE_CASES = [(task, i) for task in TASKS for i in range(len(OUTSIDE.get(task, ())))]
 
 
 def test_two_outside_implementations_per_task():
-    assert sorted(OUTSIDE) == TASKS and all(len(v) >= 2 for v in OUTSIDE.values())
+    short = [task for task in TASKS if len(OUTSIDE.get(task, ())) < 2]
+    assert short == [], (f"add to OUTSIDE in tests/test_hints.py two wrong implementations of {short} that no "
+                         "misconception of the task explains (they must get no hint)")
+    assert sorted(OUTSIDE) == TASKS, f"OUTSIDE names tasks that do not exist: {sorted(set(OUTSIDE) - set(TASKS))}"
 
 
 @pytest.mark.parametrize("task,index", OUTSIDE_CASES)

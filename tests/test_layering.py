@@ -4,8 +4,12 @@ Each module of ``autograder`` belongs to a wing: its first-level folder
 (``commands``, ``grading``, ``bridge``, ``sandbox``, ``course``, ``tasks``,
 ``pull``) or its top-level module (``cli``, ``incell``, ``report``). A wing may
 import only the wings listed for it below; imports only go down. Imports
-inside functions count too. The rules are read from the source with ``ast``,
-so a test below also proves that an injected upward import is caught.
+inside functions count too. Two modules have narrower rules: ``commands.check``
+(copied into student repositories) imports nothing of the package, and the pull
+loop's verbs (``commands.collect``, ``publish``, ``return_``) import nothing of
+``grading``, ``sandbox``, ``tasks`` or ``commands.grade``. The rules are read
+from the source with ``ast``, so a test below also proves that an injected
+forbidden import is caught.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ ALLOWED = {
 }
 #: modules that are copied elsewhere and so may import nothing of the package
 STANDALONE = {"autograder.commands.check"}
+#: the pull loop's verbs: in the commands wing, yet, like pull/, they meet the grader only in files
+#: (submitted/ and the record folder), so they import none of these directly
+PULL_VERBS = {"autograder.commands.collect", "autograder.commands.publish", "autograder.commands.return_"}
+NOT_FOR_PULL_VERBS = ("autograder.grading", "autograder.sandbox", "autograder.tasks", "autograder.commands.grade")
 
 
 def module_name(path: Path, package: Path) -> str:
@@ -51,8 +59,12 @@ def wing_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def imports_of(path: Path, package: Path) -> list[tuple[int, str]]:
-    """(line, absolute module) for every import of the package in ``path``, nested ones included."""
+def imports_of(path: Path, package: Path, members: bool = False) -> list[tuple[int, str]]:
+    """(line, absolute module) for every import of the package in ``path``, nested ones included.
+
+    ``members``: name what ``from M import x`` imports as ``M.x`` (``from autograder.commands import
+    grade`` is ``autograder.commands.grade``), not as ``M``.
+    """
     module = module_name(path, package)
     is_pkg = path.name == "__init__.py"
     here = module.split(".") if is_pkg else module.split(".")[:-1]
@@ -67,7 +79,8 @@ def imports_of(path: Path, package: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             # `from autograder import course` imports the wing `course`
-            found += [(node.lineno, f"{target}.{a.name}" if target == package.name else target) for a in node.names]
+            found += [(node.lineno, f"{target}.{a.name}" if members or target == package.name else target)
+                      for a in node.names]
     return [(line, name) for line, name in found if name == package.name or name.startswith(package.name + ".")]
 
 
@@ -89,11 +102,24 @@ def violations(package: Path = PACKAGE) -> list[str]:
             if dest != wing and dest not in ALLOWED[wing]:
                 out.append(f"{rel}:{line}: wing {wing!r} may not import {target} (wing {dest!r}); "
                            f"allowed: {', '.join(sorted(ALLOWED[wing])) or 'nothing of the package'}")
+        if module in PULL_VERBS:
+            for line, target in imports_of(path, package, members=True):
+                if any(target == name or target.startswith(name + ".") for name in NOT_FOR_PULL_VERBS):
+                    out.append(f"{path.relative_to(package.parent)}:{line}: {module} is a verb of the pull loop "
+                               f"and may not import {target}: it meets the grader only in files (submitted/ and "
+                               f"the record folder); never {', '.join(NOT_FOR_PULL_VERBS)}")
     return out
 
 
 def test_imports_only_go_down():
     assert violations() == []
+
+
+def test_the_pull_loops_verbs_exist():
+    """The rule on the pull loop's verbs is not vacuous: they are where it looks."""
+    for module in sorted(PULL_VERBS):
+        path = ROOT / (module.replace(".", "/") + ".py")
+        assert path.is_file(), f"{module} is not {path.relative_to(ROOT)}: update PULL_VERBS in tests/test_layering.py"
 
 
 def test_every_wing_is_a_folder_or_a_known_module():
@@ -110,6 +136,12 @@ def test_every_wing_is_a_folder_or_a_known_module():
     ("report.py", "from autograder.course import notebooks"),
     ("commands/check.py", "from autograder import report"),
     ("course/notebooks.py", "from .. import cli"),
+    # the pull loop's verbs: allowed to the commands wing, not to them
+    ("commands/collect.py", "from autograder.grading import checking"),
+    ("commands/publish.py", "from autograder.commands import grade"),
+    ("commands/return_.py", "    from autograder.tasks import load"),
+    ("commands/collect.py", "import autograder.sandbox"),
+    ("commands/publish.py", "from .grade import run"),
 ])
 def test_an_injected_upward_import_is_caught(tmp_path, victim, line):
     copy = tmp_path / "autograder"

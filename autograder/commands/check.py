@@ -2,6 +2,7 @@
 
 Usage:  python check.py [--fail-on test|broken] NOTEBOOK.ipynb [MORE.ipynb | FOLDER ...]
         autograder check NOTEBOOK.ipynb ...        (in the course repository)
+        run(["NOTEBOOK.ipynb"], fail_on="test")      (as a library call: the exit status)
 
 For students: it executes each notebook top to bottom in a fresh Jupyter
 kernel (as "Restart & Run All" does), then reports every test cell: passed,
@@ -104,6 +105,10 @@ def check_notebook(path: Path, timeout: float = 120) -> dict:
     return result
 
 
+class NotANotebook(FileNotFoundError):
+    """A path given is neither a notebook (.ipynb) nor a folder, or no notebook is given at all."""
+
+
 def _collect(args) -> list:
     paths = []
     for arg in args:
@@ -113,9 +118,9 @@ def _collect(args) -> list:
         elif p.suffix == ".ipynb" and p.is_file():
             paths.append(p)
         else:
-            raise FileNotFoundError(f"{arg}: not a notebook (.ipynb) or a folder of notebooks")
+            raise NotANotebook(f"{arg}: not a notebook (.ipynb) or a folder of notebooks")
     if not paths:
-        raise FileNotFoundError("no notebooks given")
+        raise NotANotebook("no notebooks given")
     return paths
 
 
@@ -123,18 +128,22 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def main(args=None, timeout: float = 120, fail_on: str = "test") -> int:
-    """Check notebooks (``args``: paths of notebooks or folders); return the exit status.
+def run(paths, *, timeout: float = 120, fail_on: str = "test") -> int:
+    """Check notebooks and print points per task: the library entry point of ``autograder check``.
 
-    ``fail_on``: "test" fails (1) on any failed public test or broken notebook; "broken" only on a
-    broken notebook, so that a workflow stays green while the student is still working.
+    Args:
+        paths: notebooks (.ipynb) or folders of them (or one such path).
+        timeout: seconds per cell.
+        fail_on: "test" fails (1) on any failed public test or broken notebook; "broken" only on a
+            broken notebook, so that a workflow stays green while the student is still working.
+
+    Returns:
+        The exit status: 0, or 1 as ``fail_on`` says.
+
+    Raises:
+        NotANotebook: a path is neither a notebook nor a folder, or there is no notebook at all.
     """
-    args = sys.argv[1:] if args is None else list(args)
-    try:
-        paths = _collect(args)
-    except FileNotFoundError as exc:
-        print(f"check: error: {exc}", file=sys.stderr)
-        return 2
+    paths = _collect([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     results, ok, broken = [], True, False
     for path in paths:
         started = time.monotonic()
@@ -170,11 +179,24 @@ def main(args=None, timeout: float = 120, fail_on: str = "test") -> int:
     return 0 if ok else 1
 
 
+def main(args=None, **options) -> int:
+    """Check notebooks (``args``: paths of notebooks or folders, default ``sys.argv[1:]``); the exit status.
+
+    ``options``: ``timeout`` and ``fail_on``, as for :func:`run`. A bad path is one line on stderr and 2.
+    """
+    args = sys.argv[1:] if args is None else list(args)
+    try:
+        return run(args, **options)
+    except NotANotebook as exc:
+        print(f"check: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def add_arguments(p) -> None:
     p.add_argument("notebooks", nargs="+", help="release notebooks (.ipynb) or folders of them")
-    timeout = inspect.signature(main).parameters["timeout"].default
+    timeout = inspect.signature(run).parameters["timeout"].default
     p.add_argument("--timeout", type=float, default=timeout, help=f"seconds per cell (default {timeout:g})")
-    fail_on = inspect.signature(main).parameters["fail_on"].default
+    fail_on = inspect.signature(run).parameters["fail_on"].default
     p.add_argument("--fail-on", choices=("test", "broken"), default=fail_on,
                    help="exit 1 on any failed public test (test, the default) or only on a broken notebook (broken)")
 

@@ -6,16 +6,18 @@ Writes, in the course root (and refuses if any of them exists already):
   (provided data), one solution cell and one test cell (public assertions, then
   a hidden part that calls ``run_hidden``);
 * ``autograder/tasks/<task>/``: ``__init__.py``, ``checks.py`` (one check, named
-  as the test cell's ``grade_id``) and ``key.toml`` (one entry naming its
-  document, problem and how it is verified);
+  as the test cell's ``grade_id``), ``key.toml`` (one entry naming its
+  document, problem and how it is verified) and ``misconceptions.py`` (one
+  known mistake, with its probe and hint);
 * ``tests/mutants/<task>.py`` (one known-wrong implementation) and
   ``tests/key/test_<task>.py`` (the independent confirmation of the key).
 
 The skeleton is a complete toy task (the student doubles an array) that passes
-the suite's structural tests. Until it is filled in, two rules fail on purpose:
-a task needs at least three mutants, and every key entry an independent
-confirmation (the key test fails with a TODO). ``docs/authoring.md`` walks
-through the rest.
+the suite's structural tests. Until it is filled in, these fail on purpose: a
+task needs at least three mutants and four misconceptions, every key entry an
+independent confirmation (the key test fails with a TODO), two wrong
+implementations outside the catalogue (``OUTSIDE`` in ``tests/test_hints.py``),
+and the release must be generated. ``docs/authoring.md`` walks through the rest.
 """
 
 from __future__ import annotations
@@ -101,6 +103,41 @@ MUTANTS = {{
     }},
     # TODO: at least two more
 }}
+'''
+
+MISCONCEPTIONS = '''"""Misconceptions of task {task}: the known wrong approaches, each with the probe that finds it.
+
+When a check of the task fails, the grader runs the probes of that check. A probe calls
+the student's code on inputs it draws from ``rng`` and is True only when the answer
+matches the mistake's reference and not the correct one (``like``); the student then
+reads the fixed ``text`` as "Likely cause". See :mod:`autograder.grading.hints`.
+The suite wants at least four (six for a task of DESIGN_TASKS in tests/test_hints.py),
+one that no mutant makes, and every mutant named in one.
+"""
+
+from __future__ import annotations
+
+from autograder.grading.hints import Misconception, like
+from autograder.tasks.{task}.checks import reference
+
+CHECK = "test_{task}"
+
+
+def _returns_its_input(student, rng):
+    x = rng.normal(size=(3, 2))
+    return like(student.call("{task}", x), x, reference(x))
+
+
+MISCONCEPTIONS = [
+    Misconception(
+        id="returns_its_input",
+        text="Your function returns its input unchanged (TODO: name the concept the student missed, no values).",
+        checks=(CHECK,),
+        probe=_returns_its_input,
+        mutants=("identity",),
+    ),
+    # TODO: at least three more, one of them beyond the mutants
+]
 '''
 
 KEY_TEST = '''"""Independent confirmation of autograder/tasks/{task}/key.toml."""
@@ -222,10 +259,11 @@ def run(assignment: str, task: str, *, root: Path | None = None, echo=print) -> 
         f'"""The task ``{task}``: its checks (``checks.py``) and answer key (``key.toml``)."""\n')
     (paths["task"] / "checks.py").write_text(CHECKS.format(**fill))
     (paths["task"] / "key.toml").write_text(KEY.format(**fill))
+    (paths["task"] / "misconceptions.py").write_text(MISCONCEPTIONS.format(**fill))
     paths["mutants"].write_text(MUTANTS.format(**fill))
     paths["key test"].write_text(KEY_TEST.format(**fill))
     for path in (paths["notebook"], paths["task"] / "checks.py", paths["task"] / "key.toml",
-                 paths["mutants"], paths["key test"]):
+                 paths["task"] / "misconceptions.py", paths["mutants"], paths["key test"]):
         echo(f"wrote {path.relative_to(root)}")
     steps = [
         f"edit source/{assignment}/{task}.ipynb (in JupyterLab): instructions, locked data, solution, "
@@ -235,6 +273,9 @@ def run(assignment: str, task: str, *, root: Path | None = None, echo=print) -> 
         f"they pass for the toy skeleton except test_task_has_at_least_three_mutants[{task}] "
         f"(add mutants to tests/mutants/{task}.py)",
         f"confirm every key entry in tests/key/test_{task}.py (until then test_example fails on purpose)",
+        f"name the usual mistakes in autograder/tasks/{task}/misconceptions.py (at least four; until then "
+        f"tests/test_hints.py's test_catalogue_is_sound_and_large_enough[{task}] fails on purpose) and add two "
+        "wrong implementations that none explains to OUTSIDE in tests/test_hints.py",
         f"release: .venv/bin/autograder generate {assignment}  (until then test_repository.py's "
         "release and solutions tests fail), then commit source/, release/, solutions/",
         "before pushing: make test (test_grading.py grades the task end to end)",

@@ -505,3 +505,46 @@ def test_an_allowlisted_folder_under_tmp_stays_readable_in_the_view(tmp_path):
     os.waitpid(pid, 0)
     with os.fdopen(r, "rb") as fh:
         assert fh.read() == b"ok"
+
+
+WORKER_LIMIT = """
+import resource, sys
+from autograder.sandbox import isolate
+isolate.limit_worker_memory(256 << 20)
+try:
+    blob = bytearray(1 << 30)
+except MemoryError:
+    print("refused")
+else:
+    print("allocated")
+isolate.lift_memory_limit()
+blob = bytearray(1 << 30)
+print("lifted", len(blob) == 1 << 30)
+"""
+
+
+def test_a_grading_worker_cannot_be_made_to_allocate_past_its_own_limit():
+    """A worker under limit_worker_memory is refused an allocation past its size + extra; its zygote can lift it."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", WORKER_LIMIT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["refused", "lifted", "True"]
+
+
+def _mounts() -> list[str]:
+    with open("/proc/self/mountinfo") as fh:
+        return sorted(line.split()[4] for line in fh)
+
+
+@root_only
+def test_children_leave_no_mount_behind_in_the_graders_namespace():
+    """Each child's view (tmpfs root, ~35 bind mounts, its /tmp) lives in its own mount namespace only."""
+    before = _mounts()
+    with Zygote(SandboxConfig(memory_bytes=512 << 20, processes=32, tmp_bytes=64 << 20)) as z:
+        sessions = [z.spawn() for _ in range(3)]
+        assert _get(sessions[0], "open('/tmp/x', 'w').write('1'); x = len(open('/proc/self/mountinfo').read()) > 0")
+        assert _mounts() == before  # nothing of the children's views shows in the grader's namespace
+        for s in sessions:
+            s.close()
+    assert _mounts() == before

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from autograder.course import CourseError  # stdlib only: the course package imports nbformat lazily
@@ -38,6 +39,10 @@ VERBS = {
     "new-task": ("autograder.commands.new_task",
                  "instructors: write the skeleton of a new task (notebook, checks, key, mutants)"),
 }
+
+
+#: thread-pool sizes of the BLAS libraries NumPy may use; grading's own arithmetic is small and single-threaded
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -64,6 +69,9 @@ def verb_parser(verb: str):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     top = _top_parser().parse_args(argv)
+    if top.verb == "grade":  # before NumPy loads: no BLAS thread pool, so grading workers can be forked
+        for name in BLAS_THREADS:
+            os.environ.setdefault(name, "1")
     module, parser = verb_parser(top.verb)
     args = parser.parse_args(top.args)
     try:

@@ -439,6 +439,29 @@ def workers_for(items: int, jobs: int) -> int:
     return max(1, min(jobs, -(-items // NOTEBOOKS_PER_WORKER)))
 
 
+def worker_start_method() -> str:
+    """How grading workers start: ``fork`` from a single-threaded run, else ``spawn``.
+
+    A forked worker starts in milliseconds with the run's modules already imported (a spawned
+    one repeats about 0.4 s of imports); forking is safe only while no other thread could hold
+    a lock, so a process with more than one thread (a caller's, or a BLAS thread pool: the
+    command line runs ``grade`` with one BLAS thread) spawns instead.
+
+    Returns:
+        A :mod:`multiprocessing` start method.
+    """
+    return "fork" if _os_threads() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _os_threads() -> int:
+    """This process's threads as the kernel counts them (a BLAS library's pool included); 0 if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("Threads:")), 0)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog, on_result) -> None:
     """Grade ``items`` in worker processes; ``on_result(index, student, result, cells)`` for each.
 
@@ -452,7 +475,7 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
     if not items:
         return
     jobs = workers_for(len(items), jobs)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(worker_start_method())
     pending = collections.deque(range(len(items)))
     workers: list[_Worker] = []
     failed_starts = 0
@@ -500,8 +523,8 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
         elif message[0] == "result" and w.item is not None:
             index, w.item = w.item, None
             left -= 1
+            assign(w)  # the worker grades its next notebook while this result is written
             on_result(index, message[1], message[2], message[3])
-            assign(w)
 
     try:
         workers.extend(_Worker(ctx, config, log) for _ in range(min(jobs, len(items))))
@@ -821,6 +844,23 @@ def run(submissions: Path, assignment: str, out: Path, *, jobs: int = 1, shard_s
             echo(f"warning: {untrusted.shown_name(sub.student)}: notebook(s) with names the assignment does not "
                  f"use, not graded: {', '.join(seen.unexpected[:5])}{' ...' if len(seen.unexpected) > 5 else ''}")
     others = sorted(set(earlier) - {s.student for s in subs})
+    if others:  # kept reports decided under another deadline rule stay wrong (nbgrader #723): say so
+        in_other_shards = {s.student for s in discover(Path(submissions), assignment, student)} if n > 1 else set()
+
+        def decided(info):
+            keys = ("due", "policy", "grace_minutes", "late", "penalty_percent")
+            return tuple(info.get(k) for k in keys) if isinstance(info, dict) else None
+
+        def stale_one(name, rep):
+            kept = rep.get("deadline") if isinstance(rep.get("deadline"), dict) else {}
+            now = (rule or deadlines.Rule()).decide(name, rep.get("submitted_at") or kept.get("pushed_at"),
+                                                    kept.get("pushed_source"))
+            return decided(rep.get("deadline")) != decided(now)
+
+        stale = sum(stale_one(s, earlier[s]) for s in others if s not in in_other_shards)
+        if stale:
+            echo(f"warning: {stale} kept report(s) of students not in this run were decided under another deadline "
+                 "rule: collect again: it re-fetches everyone when the rule changes, or give their submissions")
     items = [(nb, sub.student, sub.folder / f"{nb.name}.ipynb", limits)
              for sub in to_grade for nb in spec.notebooks.values()]
     shard_note = f" (shard {i}/{n})" if n > 1 else ""

@@ -97,7 +97,7 @@ def _prepare(path, spec: NotebookSpec, limits: Limits) -> Prepared:
             raise ValueError("no cells")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. nbformat repairing duplicated cell ids
-            nb = nbformat.reads(text, as_version=4)
+            nb = nbformat.convert(nbformat.reader.reads(text), 4)  # validated once, below
         for i, cell in enumerate(nb.cells):  # copied cells may repeat ids: ids do not matter here
             if isinstance(cell, dict):
                 cell["id"] = f"cell-{i}"

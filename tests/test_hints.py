@@ -494,3 +494,35 @@ def test_a_hint_search_that_kills_the_student_process_changes_no_verdict():
     assert verdicts == [{"grade_id": "a", "status": "failed", "points": 0.0, "message": "wrong", "hints": []},
                         {"grade_id": "b", "status": "passed", "points": 1.0, "message": ""}]
     assert execution.session.timeouts == [hints.CALL_SECONDS]  # one short call, then the search stopped
+
+
+class _Answering:
+    """A student process whose every call raises ``error`` (as the child reports it)."""
+
+    def __init__(self, error):
+        self.error, self.alive, self.requests = error, True, 0
+
+    def request(self, request, timeout):
+        self.requests += 1
+        return {"ok": False, "error": self.error}
+
+
+@pytest.mark.parametrize("error,searched", [("NotImplementedError", False), ("ValueError", True)])
+def test_a_check_failed_by_unwritten_code_is_not_searched(error, searched):
+    """A stub's checks fail with NotImplementedError: no probe of unwritten code can match, so none runs."""
+    from types import SimpleNamespace
+
+    from autograder.grading.pipeline import judge
+
+    session = _Answering(error)
+    execution = SimpleNamespace(session=session, remaining=lambda: 100.0, _timeout=lambda: 30.0,
+                                transport=lambda request: session.request(request, 30.0))
+    cell = SimpleNamespace(grade_id="a", points=1.0, auto=True)
+    spec = SimpleNamespace(name="t", grade_cells=[cell])
+    probed = []
+    cat = [_m("p", lambda student, rng: probed.append(1) or True)]
+    verdicts = judge(execution, spec, {"a": lambda student: student.call("f", 1.0)}, misconceptions=cat)
+    (verdict,) = verdicts
+    assert verdict["status"] == "failed" and verdict["message"].startswith(f"f(...) raised {error}"), verdict
+    assert verdict["hints"] == ([{"id": "p", "text": "hint p"}] if searched else [])
+    assert probed == ([1] if searched else [])

@@ -25,7 +25,7 @@ import nbformat
 
 from autograder.course import NotebookSpec, notebooks, untrusted
 from autograder.grading import hints
-from autograder.grading.checking import CheckFailed, Student, seed_for
+from autograder.grading.checking import CheckFailed, Student, StudentError, seed_for
 from autograder.sandbox import SessionDead, Zygote
 
 
@@ -190,9 +190,11 @@ class Execution:
 def judge(execution: Execution, spec: NotebookSpec, task_checks: dict, log=None, misconceptions=None) -> list:
     """Run every test cell's check in the grader; one verdict per grade cell.
 
-    After every check has run, failed verdicts get ``hints`` (see :func:`attach_hints`).
+    After every check has run, failed verdicts get ``hints`` (see :func:`attach_hints`); a check
+    that failed because the student's code raised ``NotImplementedError`` (a stub) is not searched:
+    no probe of unwritten code can match.
     """
-    verdicts = []
+    verdicts, unwritten = [], set()
     for cell in spec.grade_cells:
         verdict = {"grade_id": cell.grade_id, "max_points": cell.points, "points": 0.0}
         if not cell.auto:
@@ -217,16 +219,19 @@ def judge(execution: Execution, spec: NotebookSpec, task_checks: dict, log=None,
             verdict.update(status="failed", message=f"your code stopped during this test: {dead.reason}")
         except CheckFailed as exc:
             verdict.update(status="failed", message=str(exc)[:500] or "failed")
+            if isinstance(exc, StudentError) and exc.error == "NotImplementedError":
+                unwritten.add(cell.grade_id)
         except Exception:  # noqa: BLE001 - a bug in a check must not stop grading
             if log:
                 log(f"internal error in check {spec.name}.{cell.grade_id}:\n{traceback.format_exc(limit=3)}")
             verdict.update(status="error", message="the grader could not run this test (tell your instructor)")
         verdicts.append(verdict)
-    attach_hints(execution, spec, verdicts, misconceptions, log)
+    attach_hints(execution, spec, verdicts, misconceptions, log, unsearched=unwritten)
     return verdicts
 
 
-def attach_hints(execution: Execution, spec: NotebookSpec, verdicts: list, catalogue, log=None) -> None:
+def attach_hints(execution: Execution, spec: NotebookSpec, verdicts: list, catalogue, log=None,
+                 unsearched: set | None = None) -> None:
     """Give every failed verdict a ``hints`` list: the misconceptions its failure matches.
 
     Runs after all checks, so a probe that hangs or kills the student's process can cost
@@ -239,8 +244,10 @@ def attach_hints(execution: Execution, spec: NotebookSpec, verdicts: list, catal
         verdicts: the checks' verdicts; failed ones get ``hints`` (a list, maybe empty), in place.
         catalogue: the task's misconceptions (:class:`autograder.grading.hints.Misconception`), or None.
         log: where internal errors go, or None.
+        unsearched: grade_ids of failed checks not to search (their hints stay empty).
     """
-    failed = [v["grade_id"] for v in verdicts if v.get("status") == "failed"]
+    failed = [v["grade_id"] for v in verdicts
+              if v.get("status") == "failed" and v["grade_id"] not in (unsearched or ())]
     for v in verdicts:
         if v.get("status") == "failed":
             v["hints"] = []

@@ -62,6 +62,15 @@ def fabricate(work: Path, assignment: str, students: int) -> list[str]:
     return names
 
 
+def scratch_course(work: Path, assignment: str, students: int) -> list[str]:
+    """A scratch course in ``work``: the source, the assignment released by stock nbgrader, ``students``
+    fabricated submissions (see :func:`fabricate`); returns the notebooks' names."""
+    shutil.copy2(ROOT / "nbgrader_config.py", work)
+    shutil.copytree(ROOT / "source", work / "source")
+    course_mod.nbgrader_command(work, "generate_assignment", assignment, "--force")
+    return fabricate(work, assignment, students)
+
+
 def timed(cmd, cwd: Path) -> float:
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     start = time.perf_counter()
@@ -145,10 +154,7 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="autograder-bench-") as tmp:
         work = Path(tmp)
-        shutil.copy2(ROOT / "nbgrader_config.py", work)
-        shutil.copytree(ROOT / "source", work / "source")
-        course_mod.nbgrader_command(work, "generate_assignment", args.assignment, "--force")
-        names = fabricate(work, args.assignment, args.students)
+        names = scratch_course(work, args.assignment, args.students)
         n = args.students * len(names)
         print(f"{args.students} students x {len(names)} notebooks = {n} notebooks of {args.assignment} "
               f"(correct / one task wrong / stub, in turn); {os.cpu_count()} cores; "

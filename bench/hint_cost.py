@@ -15,7 +15,6 @@ ways (hints never change a grade).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grading_throughput import fabricate  # noqa: E402
+from grading_throughput import scratch_course  # noqa: E402
 
 from autograder import course as course_mod  # noqa: E402
 from autograder.commands.grade import load_checks, load_misconceptions  # noqa: E402
@@ -41,10 +40,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="autograder-bench-hints-") as tmp:
         work = Path(tmp)
-        shutil.copy2(ROOT / "nbgrader_config.py", work)
-        shutil.copytree(ROOT / "source", work / "source")
-        course_mod.nbgrader_command(work, "generate_assignment", args.assignment, "--force")
-        names = fabricate(work, args.assignment, args.students)
+        names = scratch_course(work, args.assignment, args.students)
         spec = course_mod.load_assignment(work, args.assignment)
         checks = {name: load_checks(name) for name in names}
         catalogues = {name: load_misconceptions(name) for name in names}

@@ -28,9 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grading_throughput import fabricate  # noqa: E402
-
-from autograder import course as course_mod  # noqa: E402
+from grading_throughput import scratch_course  # noqa: E402
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x",
            "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -92,10 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="autograder-bench-pull-") as tmp:
         work = Path(tmp)
-        shutil.copy2(ROOT / "nbgrader_config.py", work)
-        shutil.copytree(ROOT / "source", work / "source")
-        course_mod.nbgrader_command(work, "generate_assignment", args.assignment, "--force")
-        names = fabricate(work, args.assignment, args.students)
+        names = scratch_course(work, args.assignment, args.students)
         students = sorted(p.name for p in (work / "submitted").iterdir())
         repos = work / "repos"
         repos.mkdir()

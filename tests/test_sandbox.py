@@ -476,6 +476,8 @@ def test_a_machine_that_refuses_a_cgroup_join_is_graded_without_cgroups_and_says
 
 
 @root_only
+# the forked child makes a few system calls and _exits, never touching a lock another thread may hold
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_an_allowlisted_folder_under_tmp_stays_readable_in_the_view(tmp_path):
     """A virtual environment in a clone under /tmp (where CI may clone) must not vanish under the private /tmp."""
     folder = tmp_path / "venv-like" / "site-packages"

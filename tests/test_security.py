@@ -511,15 +511,21 @@ def _submitted_text(hostile, official) -> str:
     return "\n".join(parts)
 
 
+#: a time the grader writes (graded_at, submitted_at, seen_at): its digits come from a clock, and the
+#: fraction of a second once matched an answer-key value by chance ("...:20.632037Z" holds "0.632037")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?(Z| UTC|[+-]\d\d:?\d\d)?")
+
+
 def _student_visible(hostile, official) -> dict[str, str]:
+    """Every file students may see, and the console, with the grader's own timestamps masked."""
     texts = {}
     outs = [hostile["out"]] + [official[a]["__out__"] for a in official]
     for out in outs:
         for path in out.rglob("*"):
             if path.is_file() and path.suffix in (".json", ".html", ".md", ".csv"):
                 text = path.read_text(errors="replace")
-                texts[str(path)] = html.unescape(text) if path.suffix == ".html" else text
-    texts["console"] = "\n".join(hostile["log"])
+                texts[str(path)] = TIMESTAMP.sub("<time>", html.unescape(text) if path.suffix == ".html" else text)
+    texts["console"] = TIMESTAMP.sub("<time>", "\n".join(hostile["log"]))
     return texts
 
 

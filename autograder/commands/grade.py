@@ -745,12 +745,11 @@ class Interrupted(KeyboardInterrupt):
 
 def _check_out(out: Path, make: bool = False) -> Path:
     out = Path(out)
-    if os.path.lexists(out) and not out.is_dir():
-        raise CourseError(f"--out {out}: is a file, not a folder")
+    course.not_a_file(out, "--out")
     if not make:
         return out
+    course.make_folder(out, "--out")
     try:
-        out.mkdir(parents=True, exist_ok=True)
         (out / report.REPORTS).mkdir(exist_ok=True)
     except OSError as exc:
         raise CourseError(f"--out {out}: cannot make the folder ({exc.strerror})") from None
@@ -801,7 +800,8 @@ def run(submissions: Path, assignment: str, out: Path, *, jobs: int = 1, shard_s
     root = root or course.find_root()
     limits = limits or Limits()
     i, n = parse_shard(shard_spec)
-    subs = shard(discover(Path(submissions), assignment, student, warn=echo), i, n)
+    found = discover(Path(submissions), assignment, student, warn=echo)
+    subs = shard(found, i, n)
     course.ensure_in_gradebook(root, assignment, log=echo)
     spec = course.load_assignment(root, assignment)
     root_user = os.geteuid() == 0
@@ -845,7 +845,7 @@ def run(submissions: Path, assignment: str, out: Path, *, jobs: int = 1, shard_s
                  f"use, not graded: {', '.join(seen.unexpected[:5])}{' ...' if len(seen.unexpected) > 5 else ''}")
     others = sorted(set(earlier) - {s.student for s in subs})
     if others:  # kept reports decided under another deadline rule stay wrong (nbgrader #723): say so
-        in_other_shards = {s.student for s in discover(Path(submissions), assignment, student)} if n > 1 else set()
+        in_other_shards = {s.student for s in found}
 
         def decided(info):
             keys = ("due", "policy", "grace_minutes", "late", "penalty_percent")

@@ -45,6 +45,20 @@ if "jsonschema" not in sys.modules and not any(isinstance(f, _NoIriFormatParsers
     sys.meta_path.insert(0, _NoIriFormatParsers())
 
 
+def not_a_file(path: Path, what: str) -> None:
+    """Refuse (one line) a path given for a folder that is a file.
+
+    Args:
+        path: the folder a command was given.
+        what: how the command line names it, e.g. ``--out`` (for the message).
+
+    Raises:
+        CourseError: ``path`` exists and is not a folder.
+    """
+    if os.path.lexists(path) and not Path(path).is_dir():
+        raise CourseError(f"{what} {path}: is a file, not a folder")
+
+
 def make_folder(path: Path, what: str, *, empty: bool = False) -> Path:
     """Make the folder ``path`` (and its parents) for a command's output, or say in one line why not.
 
@@ -60,8 +74,7 @@ def make_folder(path: Path, what: str, *, empty: bool = False) -> Path:
         CourseError: it is a file, lies under a file, is not empty (``empty``), or cannot be made.
     """
     path = Path(path)
-    if os.path.lexists(path) and not path.is_dir():
-        raise CourseError(f"{what} {path}: is a file, not a folder")
+    not_a_file(path, what)
     if empty and path.is_dir() and any(path.iterdir()):
         raise CourseError(f"{what} {path}: exists and is not empty")
     try:

@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 
 from autograder import report
-from autograder.course import CourseError, deadlines, make_folder
+from autograder.course import CourseError, deadlines, make_folder, not_a_file
 
 from . import github, record, roster
 from .git import Git, GitError, TooBig
@@ -113,8 +113,7 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
     notebooks = record.expected_notebooks(root, assignment)
     out, dest = Path(out), Path(dest)
     make_folder(out, "--record")
-    if os.path.lexists(dest) and not dest.is_dir():
-        raise CourseError(f"--dest {dest}: is a file, not a folder")
+    not_a_file(dest, "--dest")
     previous = record.load_collected(out, assignment)
     rule_known, recorded_rule = record.collected_rule(out)
     rule_key = rule.class_key()
@@ -354,12 +353,13 @@ def _set(students: dict, counts: dict, entry, outcome: Outcome, out: Path, assig
 
 
 def _fetch_one(git: Git, url: str, student: str, scratch: Path, limits: Limits, expected: set,
-               ref: str = "HEAD") -> Outcome:
+               ref: str) -> Outcome:
+    """Fetch the commit ``ref`` (a SHA) of ``url`` into ``scratch`` and read its notebooks."""
     try:
         git.init_bare(scratch)
         sha = git.fetch(scratch, url, ref, depth=1, max_bytes=2 * limits.max_bytes + 2**20,
                         timeout=limits.timeout)
-        if ref != "HEAD" and sha != ref:  # asked for a commit by its name: that one, or nothing
+        if sha != ref:  # asked for a commit by its name: that one, or nothing
             return Outcome(student, "refused", "the repository could not be fetched",
                            detail=f"asked for {ref[:12]}, got {sha[:12]}")
         entries = git.tree_entries(scratch, sha, recursive=True)

@@ -21,7 +21,6 @@ environment is :func:`.isolate.minimal_environment` (nothing of the grader's).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -205,10 +204,6 @@ def main(fd: int, scratch: str) -> None:
         isolate.lift_memory_limit()
         os.environ["MPLCONFIGDIR"] = os.path.join(scratch, "mpl")
         shell = preload()
-        # Everything loaded so far lives as long as the zygote: move it out of the collector's reach, so
-        # that no collection in a child writes to (and so copies) the pages it shares with the zygote.
-        gc.collect()
-        gc.freeze()
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
         pidns = None
         if os.geteuid() == 0:

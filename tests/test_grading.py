@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 
+import nbformat
 import pytest
 
 from autograder import course as course_mod
@@ -133,6 +134,13 @@ def test_nbgrader_generate_feedback_on_official_results_shows_no_hidden_test(cou
     for page in pages:
         text = page.read_text()
         assert "run_hidden" not in text and "BEGIN HIDDEN" not in text
+    copies = sorted((course / "autograded").glob("*/exam22/*.ipynb"))
+    kinds = set()
+    for copy in copies:  # the verdict outputs are written as plain dicts: each copy is still valid nbformat 4
+        nb = nbformat.read(str(copy), as_version=4)
+        nbformat.validate(nb)
+        kinds |= {o["output_type"] for c in nb.cells if c.cell_type == "code" for o in c.outputs}
+    assert len(copies) >= 2 * len(notebook_names(course, "exam22")) and kinds == {"stream", "error"}
 
 
 def _without_volatile(rep):

@@ -108,8 +108,8 @@ def test_a_notebooks_text_reaches_only_its_own_child(zygote):
     marker = ("agA-marker-" + os.urandom(8).hex()).encode()
     session = zygote.spawn("task.ipynb", '{"cells": ["' + marker.decode() + '"]}')
     assert _get(session, "x = open('task.ipynb').read()") == '{"cells": ["' + marker.decode() + '"]}'
-    student = [int(p) for p in open(f"/proc/{session.pid}/task/{session.pid}/children").read().split()]
-    assert len(student) == 1 and _memory_holds(student[0], marker)  # the check can see it where it is
+    assert not open(f"/proc/{session.pid}/task/{session.pid}/children").read().split()  # one process
+    assert _memory_holds(session.pid, marker)  # the check can see it where it is
     session.close()
     later = zygote.spawn("task.ipynb", "{}")
     assert not _memory_holds(zygote.proc.pid, marker)
@@ -158,7 +158,7 @@ x = [probe({course_copy!r}), sorted(os.listdir('/')), probe('/etc/shadow'), prob
         p.split(os.sep)[1] for p in isolate.allowlist([])}
     assert seen[2:4] == ["FileNotFoundError", "FileNotFoundError"]
     assert seen[4] == ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero"]
-    assert seen[5] == ["1", "2"]  # a /proc of its own PID namespace: init and the student's process
+    assert seen[5] == ["1"]  # a /proc of its own PID namespace, whose init is the student's process itself
     assert seen[6] == "FileNotFoundError"
     assert seen[7] in ("FileNotFoundError", "PermissionError")
     assert seen[8:] == [False, True]
@@ -216,6 +216,49 @@ def test_uids_come_from_the_namespace_init_whose_pid_is_held_while_anything_live
     uid = _get(session, "x = os.getuid()")
     assert uid == SandboxConfig().uid_base + session.pid
     session.close()
+
+
+@root_only
+def test_the_student_process_is_its_namespace_init_and_signals_from_inside_do_not_reach_it(zygote):
+    session = zygote.spawn()
+    assert _get(session, "x = [os.getpid(), os.getppid()]") == [1, 0]  # one process: no separate init
+    ok, _ = session.run_cell("import signal\nos.kill(os.getpid(), signal.SIGKILL)\nos.kill(1, signal.SIGTERM)", 10)
+    assert ok and session.alive  # an init ignores signals from its own namespace it has no handler for
+    assert _get(session, "x = 'still here'") == "still here"
+    session.close()
+    assert not os.path.exists(f"/proc/{session.pid}")
+
+
+@root_only
+def test_children_have_no_network_and_a_child_leaves_nothing_in_it_for_the_next(zygote):
+    first = zygote.spawn()
+    net = _get(first, "x = [os.readlink('/proc/self/ns/net'), socket.if_nameindex()]")
+    ok, _ = first.run_cell("import socket\nleft = socket.socket(socket.AF_UNIX)\nleft.bind('\\0agA-left-behind')\n"
+                           "left.listen()", 10)
+    assert ok
+    first.close()
+    second = zygote.spawn()
+    seen = _get(second, """
+def probe(address, family):
+    s = socket.socket(family)
+    s.settimeout(2)
+    try:
+        s.connect(address)
+        return 'reached'
+    except OSError as exc:
+        return type(exc).__name__
+x = [os.readlink('/proc/self/ns/net'), probe('\\0agA-left-behind', socket.AF_UNIX),
+     probe(('127.0.0.1', 22), socket.AF_INET), probe(('1.1.1.1', 53), socket.AF_INET)]
+""")
+    second.close()
+    assert net[1] == [(1, "lo")]  # the loopback interface only (and it is down)
+    assert net[0] == seen[0] != os.readlink("/proc/self/ns/net")  # the zygote's own empty namespace
+    assert seen[1] == "ConnectionRefusedError"  # the first child's socket died with it
+    assert seen[2:] == ["OSError", "OSError"]  # no interface is up: nothing is reachable
+    with Zygote(SandboxConfig()) as other:  # a second worker's zygote: a namespace of its own
+        third = other.spawn()
+        assert _get(third, "x = os.readlink('/proc/self/ns/net')") not in (seen[0], os.readlink("/proc/self/ns/net"))
+        third.close()
 
 
 needs_cgroups = pytest.mark.skipif(os.geteuid() != 0 or not cgroups.available()[0],
@@ -452,6 +495,36 @@ def test_a_zygote_leaves_nothing_in_its_temporary_folder(monkeypatch, tmp_path):
         assert len(os.listdir(private)) == 1  # the zygote's scratch folder, while it runs
         session.close()
     assert os.listdir(private) == []
+
+
+def test_zygotes_keep_the_font_list_in_the_users_cache_and_children_never_see_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with Zygote(SandboxConfig()) as z:
+        session = z.spawn()
+        seen = _get(session, f"x = os.path.exists({str(tmp_path / 'cache')!r})")
+        session.close()
+    [kept] = (tmp_path / "cache" / "autograder" / "matplotlib").glob("fontlist-*.json")
+    stamp = kept.stat().st_mtime_ns
+    with Zygote(SandboxConfig(isolate=False)):
+        pass
+    assert kept.stat().st_mtime_ns == stamp  # read, not built again
+    assert seen is (os.geteuid() != 0)  # confined children: not in their view
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # no cache possible: the zygote still starts
+    with Zygote(SandboxConfig(isolate=False)) as z:
+        session = z.spawn()
+        assert _get(session, "import matplotlib.pyplot as plt\nx = len(plt.figure().get_axes())") == 0
+        session.close()
+
+
+def test_a_zygote_that_cannot_start_says_why_in_its_log(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "autograder.sandbox.zygote", "987", str(tmp_path / "scratch")],
+                          capture_output=True, text=True, env=isolate.minimal_environment(
+                              PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "OSError" in proc.stderr  # fd 987 is no socket
 
 
 @needs_cgroups

@@ -19,30 +19,34 @@ class CourseError(Exception):
     """A problem with the course or the arguments: printed as is, exit status 2."""
 
 
-class _NoIriFormatParsers:
-    """Keeps jsonschema from importing ``rfc3987_syntax`` (~1 s: it builds about 40 parsers at import).
+#: the optional modules ``jsonschema._format`` imports for format checks nbformat never runs
+#: (about 0.1 s at import; ``rfc3987_syntax`` alone builds about 40 parsers)
+_FORMAT_MODULES = frozenset({"rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration",
+                             "webcolors", "jsonpointer", "uri_template", "fqdn", "idna"})
+
+
+class _NoFormatCheckers:
+    """Keeps ``jsonschema._format`` from importing the optional modules of its format checkers.
 
     nbformat validates notebooks with jsonschema's Draft 4 validator and no format checker, so
-    the ``iri`` format check (drafts 7 and later) that jsonschema builds from that optional
-    module is never used: validation is unchanged. Only the import made by ``jsonschema._format``
-    is refused; this finder removes itself then, and anything else may import the module.
+    the checks jsonschema builds from those modules (``iri``, ``duration``, ``color`` ...) are
+    never used: validation is unchanged. Only imports made by ``jsonschema._format`` itself are
+    refused; anything else may import these modules.
     """
 
     def find_spec(self, name, path=None, target=None):
-        if name != "rfc3987_syntax":
+        if name not in _FORMAT_MODULES:
             return None
         frame = sys._getframe(1)
         while frame is not None and frame.f_globals.get("__name__", "").startswith(("importlib", "_frozen")):
             frame = frame.f_back
         if frame is None or frame.f_globals.get("__name__") != "jsonschema._format":
             return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)
-        raise ModuleNotFoundError("rfc3987_syntax: not needed to validate notebooks", name=name)
+        raise ModuleNotFoundError(f"{name}: not needed to validate notebooks", name=name)
 
 
-if "jsonschema" not in sys.modules and not any(isinstance(f, _NoIriFormatParsers) for f in sys.meta_path):
-    sys.meta_path.insert(0, _NoIriFormatParsers())
+if "jsonschema" not in sys.modules and not any(isinstance(f, _NoFormatCheckers) for f in sys.meta_path):
+    sys.meta_path.insert(0, _NoFormatCheckers())
 
 
 def not_a_file(path: Path, what: str) -> None:

@@ -238,6 +238,8 @@ def _graded_or_release(root: Path, assignment: str, path: Path, graded: bool):
 
 
 def _fill(nb, nb_spec, verdicts: dict) -> None:
+    """Clear outputs, restore locked cells and put each test's verdict in its cell (outputs as nbformat 4 writes
+    them: nbformat's own constructor would validate each one again)."""
     for cell in nb.cells:
         if not isinstance(cell, dict):
             continue
@@ -250,11 +252,11 @@ def _fill(nb, nb_spec, verdicts: dict) -> None:
         if gid in verdicts and kind == "code":
             v = verdicts[gid]
             if v["status"] == "passed":
-                cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text="passed\n")]
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed\n"}]
             elif v["status"] != "manual":
                 message = untrusted.printable(v["message"])
-                cell["outputs"] = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message,
-                                                          traceback=[f"TestFailed: {message}"])]
+                cell["outputs"] = [{"output_type": "error", "ename": "TestFailed", "evalue": message,
+                                    "traceback": [f"TestFailed: {message}"]}]
 
 
 def _record_deadline(con, layout: dict, sub_id: str, rep) -> None:

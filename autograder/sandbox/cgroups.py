@@ -2,8 +2,8 @@
 
 Each zygote gets a :class:`Parent`; a :class:`Group` under it is made by the
 grader for each child before it is spawned;
-the child joins it (writes itself to ``cgroup.procs``) before it forks the
-process that runs student code, so everything the student starts is inside.
+the child joins it (writes itself to ``cgroup.procs``) before it runs student
+code, so everything the student starts is inside.
 After the child's PID namespace is gone, :meth:`Group.remove` deletes it;
 the zygote (at its end, whatever ends its grader) and the grader (at
 :meth:`Parent.remove`) kill what is left and delete the parent.
@@ -293,7 +293,7 @@ class CgroupError(Exception):
 
 
 def join(dirs: list) -> None:
-    """Move the calling process into ``dirs`` (called in the child, as root, before it forks)."""
+    """Move the calling process into ``dirs`` (called in the child, as root, before it is confined)."""
     for path in dirs:
         try:
             _write(os.path.join(path, "cgroup.procs"), "0")

@@ -4,7 +4,8 @@ As root, each child is the first process (init) of a PID namespace of its
 own, made by the zygote, and then gets:
 
 * its own IPC namespace (SysV shared memory, semaphores and message queues
-  die with it), network namespace (no network at all) and mount namespace;
+  die with it) and mount namespace, and no network (the zygote's own empty
+  network namespace, made once: see :mod:`.zygote`);
 * an *allowlisted* view of the filesystem (:func:`build_root`): a new
   read-only tmpfs root holding only read-only bind mounts of Python's
   installation (the interpreter, stdlib, site-packages), the system's

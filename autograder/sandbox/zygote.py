@@ -1,12 +1,14 @@
 """The zygote: a warm process that forks one confined child per notebook.
 
 Starting a Jupyter kernel costs ~0.5 s of imports per notebook. The zygote
-imports NumPy, Matplotlib and IPython once; each child is a ``fork`` of it
+imports NumPy, Matplotlib and IPython once, and runs a little generic code
+(:data:`WARM_UP`) so that what they set up on first use is made once; each
+child is a ``fork`` of it
 (a few milliseconds), confined (see :mod:`.isolate`) before any student code
 runs. As root, the forked process is the init of a new PID namespace: it
-joins its cgroup, builds the allowlisted view, forks the process that runs
-student code and waits for it; killing it kills everything the student
-started. The student's process speaks :mod:`.wire` messages over its own
+joins its cgroup, builds the allowlisted view, drops its privileges and runs
+the student's code itself; killing it kills everything the student started.
+The student's process speaks :mod:`.wire` messages over its own
 socket:
 
 * ``{"op": "file", "name": ..., "text": ...}`` -> ``{"op": "stored", "ok": bool}``
@@ -58,7 +60,57 @@ def preload():
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0
     config.InteractiveShell.xmode = "Plain"
-    return InteractiveShell.instance(config=config)
+    shell = InteractiveShell.instance(config=config)
+    warm_up(shell)
+    return shell
+
+
+#: generic notebook code the zygote runs once, so that what IPython and NumPy set up on first use
+#: (cell transformers, the display hook, tracebacks, ``numpy.random``, array printing) is made
+#: before the fork, once, instead of in every child; it knows nothing of any task
+WARM_UP = (
+    """import numpy as np
+rng = np.random.default_rng(0)
+x = rng.normal(size=(4, 3)); y = rng.standard_normal(3); z = rng.uniform(-1, 1, size=5)
+k = rng.integers(0, 3, size=4); w = rng.permutation(5); np.random.seed(0); v = np.random.randn(2, 2)
+a = np.exp(x - x.max(axis=1, keepdims=True)); a = a / a.sum(axis=1, keepdims=True)
+b = np.tanh(x) @ y + np.maximum(0, x).mean(axis=0) @ np.log1p(np.abs(y))
+c = np.einsum('ij,j->i', x, y); d = np.linalg.norm(x); e = np.clip(x, -1, 1); f = np.where(x > 0, x, 0.0)
+g = np.concatenate([x, x]); h = np.stack([y, y]); i = np.argsort(z); j = np.outer(y, y); m = np.sqrt(x ** 2)
+n = bool(np.allclose(a, a)) and bool(np.isclose(d, d)) and np.array_equal(x, x); o = np.cumsum(z)
+p = np.zeros_like(x); q = np.ones((2, 2)) + np.eye(2); r = np.arange(6).reshape(2, 3); s = np.abs(z).sum()
+print(x, y, f'{d:.3f}', round(float(d), 4), a.shape, np.array2string(x, precision=3), repr(x), str(z))
+def fn(t, u=1):
+    return t * u
+class Thing:
+    def __init__(self):
+        self.t = fn(2)
+    def __repr__(self):
+        return 'Thing()'
+Thing()
+x
+""",
+    "def stub():\n    raise NotImplementedError\nstub()\n",
+    "assert 1 == 2, 'warm-up'\n",
+)
+
+
+def warm_up(shell) -> None:
+    """Run :data:`WARM_UP` in ``shell`` (its output discarded), then empty the namespace again."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for code in WARM_UP:
+            shell.run_cell(code, store_history=False)
+    shell.user_ns.clear()
+    shell.init_user_ns()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)  # heap pages the imports freed: not copied into every child
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def _report_failure(sock: socket.socket, exc: BaseException) -> None:
@@ -69,34 +121,21 @@ def _report_failure(sock: socket.socket, exc: BaseException) -> None:
 
 
 def init_main(sock: socket.socket, config: dict, shell) -> None:
-    """PID 1 of the child's namespace (root): confine, fork the student's process, wait for it."""
+    """PID 1 of the child's namespace (root): confine this very process, then serve as the student's.
+
+    One fork per notebook: the student's process is the namespace's init, so killing it (what
+    :meth:`autograder.sandbox.Session.close` does) kills everything it started, and a second copy
+    of the zygote's memory (a separate init that only waits) is never made. As an init, it is
+    immune to signals it has no handler for from inside its own namespace; orphans of its children
+    stay zombies (they count against its own process limit) until the namespace ends.
+    """
     isolate.die_with_parent()
     host_pid = int(os.readlink("/proc/self"))  # the machine's /proc is still mounted here
     uid = config["uid_base"] + host_pid  # unique while this namespace lives (see README, Security)
     cgroups.join(config.get("cgroups") or [])
-    isolate.unshare(isolate.CLONE_NEWNS | isolate.CLONE_NEWNET | isolate.CLONE_NEWIPC)
+    isolate.unshare(isolate.CLONE_NEWNS | isolate.CLONE_NEWIPC)  # (the network namespace: see _spawn)
     isolate.build_root(config.get("hide", []), uid, config.get("tmp_bytes", 512 << 20))
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            isolate.die_with_parent()
-            child_main(sock, config, shell, uid=uid, isolated=True)
-        except BaseException as exc:  # noqa: BLE001
-            _report_failure(sock, exc)
-            code = 1
-        finally:
-            os._exit(code)
-    sock.close()
-    os.closerange(3, 65536)
-    isolate.quiet_std_streams()
-    while True:  # reap orphans; leave (and so end the namespace) with the student's process
-        try:
-            done, _ = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        if done == pid:
-            os._exit(0)
+    child_main(sock, config, shell, uid=uid, isolated=True)
 
 
 def child_main(sock: socket.socket, config: dict, shell, uid: int | None = None, isolated: bool = False) -> None:
@@ -159,11 +198,23 @@ def _store(home: str, name, text) -> bool:
     return True
 
 
+_OFFLINE: list = []  # [True] once this zygote has left the machine's network namespace
+
+
 def _spawn(ctrl: socket.socket, config: dict, shell, pidns: int | None) -> None:
     isolated = pidns is not None and bool(config.get("isolate"))
     ours, theirs = socket.socketpair()
     if isolated:
         isolate.allowlist(config.get("hide", []))  # computed once here (cached), inherited by every child
+        if not _OFFLINE:
+            # No network for this zygote and so for its children: one empty network namespace,
+            # not one per child (making and tearing one down costs more than a child's start).
+            # Children share it one after another only: a child's processes are all dead before
+            # the next one runs student code, and nothing stays in a namespace without them
+            # that a process without privileges could set (interfaces, routes and rules need
+            # CAP_NET_ADMIN; every socket dies with its process).
+            isolate.unshare(isolate.CLONE_NEWNET)
+            _OFFLINE.append(True)
         isolate.unshare(isolate.CLONE_NEWPID)  # the next child is the init of a new PID namespace
     try:
         pid = os.fork()
@@ -197,12 +248,12 @@ def _spawn(ctrl: socket.socket, config: dict, shell, pidns: int | None) -> None:
     ours.close()
 
 
-def main(fd: int, scratch: str) -> None:
+def main(fd: int, scratch: str, font_cache: str = "") -> None:
     ctrl = socket.socket(fileno=fd)
     parents: set = set()
     try:
         isolate.lift_memory_limit()
-        os.environ["MPLCONFIGDIR"] = os.path.join(scratch, "mpl")
+        os.environ["MPLCONFIGDIR"] = font_cache or os.path.join(scratch, "mpl")
         shell = preload()
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
         pidns = None
@@ -224,4 +275,13 @@ def main(fd: int, scratch: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    status = 0
+    try:
+        main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
+    except BaseException:  # noqa: BLE001 - for the grader's log (it shows why the sandbox did not start)
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    sys.stderr.flush()
+    os._exit(status)  # its clean-up is done: skip the interpreter's teardown of everything preloaded (~0.2 s)

@@ -11,7 +11,7 @@ its command (``python -m autograder.cli``):
 
 and prints the seconds of each step and the ratio full regrade / cycle 2.
 
-    python bench/pull_cycle.py [--students 200] [--assignment exam22] [--jobs 2]
+    python bench/pull_cycle.py [--students 200] [--assignment exam22] [--jobs 2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -87,9 +87,14 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--assignment", default="exam22")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="work in DIR (a new folder) and keep it, to rerun or profile a step")
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep}: exists already")
     with tempfile.TemporaryDirectory(prefix="autograder-bench-pull-") as tmp:
-        work = Path(tmp)
+        work = Path(tmp) if args.keep is None else args.keep
+        work.mkdir(parents=True, exist_ok=True)
         names = scratch_course(work, args.assignment, args.students)
         students = sorted(p.name for p in (work / "submitted").iterdir())
         repos = work / "repos"

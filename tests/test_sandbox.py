@@ -623,3 +623,84 @@ def test_children_leave_no_mount_behind_in_the_graders_namespace():
         for s in sessions:
             s.close()
     assert _mounts() == before
+
+
+# -- 8. the zygote's shortcut through IPython's token pass ----------------------------------------
+
+TOKEN_PASS_CASES = [
+    "%time x = 1", "!ls", "!!ls", "x = %pwd", "y = !ls", "y = \\\n    !ls", "obj?", "?obj", "obj??",
+    "%%timeit\nx = 1\n",
+    ",f a b", "/f a", ";f a", "a = 1\n  %time b", "s = '''\n%not a magic\n'''", "a != b", "a %= 3", "x = 7 % 3",
+    "print('what?')", "  x = 1\n  y = 2", "\n\nx = 1", ">>> x = 1\n... y = 2", "In [1]: x = 1\n   ...: y = 2",
+    "f'{x!r}'", "x = 1 \\\n  + 2", "def f():\n  return 1\n    x", "if x:\n y\n  z", "x = (1,\n", "'unterminated",
+    "x = 1\n# a comment: what?\n", "\tx = 1", "d = {'a': 1}; d['a']", "", "\n", "pass", "x = [i for i in range(3)]\n",
+]
+
+
+def _repo_cells() -> list:
+    import glob
+
+    from tests.helpers import ROOT, mutants_of, source_notebooks
+
+    cells = []
+    paths = glob.glob(str(ROOT / "source" / "*" / "*.ipynb")) + glob.glob(str(ROOT / "release" / "*" / "*.ipynb"))
+    for path in sorted(paths):
+        with open(path) as fh:
+            cells += ["".join(c["source"]) for c in json.load(fh)["cells"] if c["cell_type"] == "code"]
+    for task in source_notebooks():
+        for mutant in mutants_of(task).values():
+            cells += list(mutant["cells"].values())
+    return cells
+
+
+def _outcome(manager, text):
+    try:
+        return manager.transform_cell(text)
+    except Exception as exc:  # noqa: BLE001 - the two must fail alike too
+        return type(exc).__name__
+
+
+def test_the_token_pass_is_skipped_only_where_it_changes_nothing():
+    from types import SimpleNamespace
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from autograder.sandbox import zygote as zygote_mod
+
+    fast = SimpleNamespace(input_transformer_manager=TransformerManager())
+    zygote_mod.skip_idle_token_pass(fast)
+    cells = _repo_cells()
+    assert len(cells) > 200
+    skipped = [c for c in cells if not zygote_mod.special_syntax_possible(c)]
+    assert len(skipped) > 0.9 * len(cells)  # the shortcut is taken for almost every cell of the course
+    for text in cells + TOKEN_PASS_CASES:
+        assert _outcome(fast.input_transformer_manager, text) == _outcome(TransformerManager(), text), text
+    for text in TOKEN_PASS_CASES[:10]:  # special syntax: rewritten by the full pass, as before
+        assert zygote_mod.special_syntax_possible(text)
+        assert _outcome(fast.input_transformer_manager, text) != text + "\n" * (not text.endswith("\n")), text
+
+    class Shout:  # a notebook's own token transformer: the full pass runs
+        priority = 0
+
+        def __init__(self, start):
+            self.start_line, self.start_col = start
+
+        @classmethod
+        def find(cls, tokens_by_line):
+            for line in tokens_by_line:
+                for token in line:
+                    if token.string == "quiet":
+                        return cls(token.start)
+
+        def transform(self, lines):
+            return [line.replace("quiet", "LOUD") for line in lines]
+
+    fast.input_transformer_manager.token_transformers.append(Shout)
+    assert fast.input_transformer_manager.transform_cell("x = quiet") == "x = LOUD\n"
+
+
+@root_only
+def test_magics_still_work_in_a_child(zygote):
+    session = zygote.spawn()
+    assert _get(session, "y = %pwd\nz = !echo hello\nx = [y, list(z), 7 % 3 != 2]") == ["/tmp/work", ["hello"], True]
+    session.close()

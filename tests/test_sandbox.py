@@ -704,3 +704,15 @@ def test_magics_still_work_in_a_child(zygote):
     session = zygote.spawn()
     assert _get(session, "y = %pwd\nz = !echo hello\nx = [y, list(z), 7 % 3 != 2]") == ["/tmp/work", ["hello"], True]
     session.close()
+
+
+def test_every_child_starts_from_the_same_random_state():
+    draw = "import numpy as np\nx = [float(np.random.rand()), float(np.random.randn()), np.random.randint(1 << 30)]"
+    draws = []
+    for _ in range(2):  # two zygotes, as two grading workers have
+        with Zygote(SandboxConfig(isolate=False)) as z:
+            for _ in range(2):
+                session = z.spawn()
+                draws.append(_get(session, draw))
+                session.close()
+    assert draws[0] == draws[1] == draws[2] == draws[3]

@@ -520,9 +520,11 @@ def test_zygotes_keep_the_font_list_in_the_users_cache_and_children_never_see_it
 def test_a_zygote_that_cannot_start_says_why_in_its_log(tmp_path):
     import subprocess
 
+    from autograder.sandbox import _PACKAGE_PARENT
+
     proc = subprocess.run([sys.executable, "-m", "autograder.sandbox.zygote", "987", str(tmp_path / "scratch")],
-                          capture_output=True, text=True, env=isolate.minimal_environment(
-                              PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), timeout=60)
+                          capture_output=True, text=True, timeout=60,
+                          env=isolate.minimal_environment(PYTHONPATH=_PACKAGE_PARENT))
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "OSError" in proc.stderr  # fd 987 is no socket
 
@@ -638,16 +640,13 @@ TOKEN_PASS_CASES = [
 
 
 def _repo_cells() -> list:
-    import glob
-
+    from autograder.course import notebooks
     from tests.helpers import ROOT, mutants_of, source_notebooks
 
     cells = []
-    paths = glob.glob(str(ROOT / "source" / "*" / "*.ipynb")) + glob.glob(str(ROOT / "release" / "*" / "*.ipynb"))
-    for path in sorted(paths):
-        with open(path) as fh:
-            cells += ["".join(c["source"]) for c in json.load(fh)["cells"] if c["cell_type"] == "code"]
-    for task in source_notebooks():
+    for task, source in source_notebooks().items():
+        for path in (source, ROOT / "release" / source.parent.name / source.name):
+            cells += [c.source for c in notebooks.read(path).cells if c.cell_type == "code"]
         for mutant in mutants_of(task).values():
             cells += list(mutant["cells"].values())
     return cells

@@ -107,7 +107,7 @@ WARM_UP = (
     """import numpy as np
 rng = np.random.default_rng(0)
 x = rng.normal(size=(4, 3)); y = rng.standard_normal(3); z = rng.uniform(-1, 1, size=5)
-k = rng.integers(0, 3, size=4); w = rng.permutation(5); np.random.seed(0); v = np.random.randn(2, 2)
+k = rng.integers(0, 3, size=4); w = rng.permutation(5); v = np.random.randn(2, 2)
 a = np.exp(x - x.max(axis=1, keepdims=True)); a = a / a.sum(axis=1, keepdims=True)
 b = np.tanh(x) @ y + np.maximum(0, x).mean(axis=0) @ np.log1p(np.abs(y))
 c = np.einsum('ij,j->i', x, y); d = np.linalg.norm(x); e = np.clip(x, -1, 1); f = np.where(x > 0, x, 0.0)

@@ -97,18 +97,26 @@ def _alive(pid: int) -> bool:
 
 
 def _sandbox_of(run_pid: int, bound: float = 300) -> tuple[int, int, int]:
-    """(worker, zygote, child) of a grading run once a child runs the sleeping cell (waits at most ``bound`` s)."""
+    """(worker, zygote, child) of a grading run once a child runs the sleeping cell (waits at most ``bound`` s).
+
+    The zygote is the worker's child, or the run's own when the run started it early for its first
+    worker (``--jobs 1``: one worker).
+    """
     end = time.monotonic() + bound
     while time.monotonic() < end:
-        for worker in _children(run_pid):  # forked or spawned: the worker is the run's child that has a zygote
-            for zygote in _children(worker):
-                if "autograder.sandbox.zygote" not in _cmdline(zygote):
-                    continue
-                for child in _children(zygote):
-                    if any(_comm(p) == SLEEPER_NAME for p in _descendants(child)):
-                        return worker, zygote, child
+        workers = [p for p in _children(run_pid) if not _is_zygote(p)]  # forked or spawned
+        for zygote in [p for p in _children(run_pid) if _is_zygote(p)] + [z for w in workers for z in _children(w)]:
+            if not _is_zygote(zygote):
+                continue
+            for child in _children(zygote):
+                if any(_comm(p) == SLEEPER_NAME for p in _descendants(child)) and len(workers) == 1:
+                    return workers[0], zygote, child
         time.sleep(0.2)
     raise AssertionError("no grading child ran the sleeping cell")
+
+
+def _is_zygote(pid: int) -> bool:
+    return "autograder.sandbox.zygote" in _cmdline(pid)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -129,12 +137,9 @@ def _comm(pid: int) -> str:
 
 
 def _scratch_of(zygote: int) -> Path:
-    """The grading worker's temporary folder (the zygote's scratch folder is made inside it)."""
-    (scratch,) = [a for a in _cmdline(zygote).split() if "autograder-worker-" in a]
-    folder = Path(scratch)
-    while not folder.name.startswith("autograder-worker-"):
-        folder = folder.parent
-    return folder
+    """The zygote's scratch folder (in its worker's temporary folder, or the run's when started early)."""
+    (scratch,) = [a for a in _cmdline(zygote).split() if os.path.basename(a).startswith("autograder-")]
+    return Path(scratch)
 
 
 def _gone(pids, bound: float = 60) -> bool:
@@ -485,12 +490,15 @@ def test_a_worker_killed_mid_notebook_costs_only_that_notebook(mine, tmp_path):
     sub, rec = tmp_path / "submitted", tmp_path / "record"
     _sleeper(mine, sub, "a-sleepy")
     write_student(mine, sub, A, "b-ref")
+    private = tmp_path / "tmp"
+    private.mkdir()
     proc = subprocess.Popen([PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec),
                              "--jobs", "1", "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout", "400"],
                             cwd=mine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
     try:
         worker, zygote, child = _sandbox_of(proc.pid)
+        assert zygote in _children(proc.pid)  # the run started it early; its worker adopted it
         scratch = _scratch_of(zygote)
         assert scratch.is_dir()
         os.kill(worker, signal.SIGKILL)  # as the kernel's OOM killer would
@@ -509,7 +517,31 @@ def test_a_worker_killed_mid_notebook_costs_only_that_notebook(mine, tmp_path):
     assert reports["a-sleepy"]["fingerprint"] is None  # a grader failure is graded again next time
     assert reports["b-ref"]["score"] == reports["b-ref"]["max_score"] > 0
     assert "[error]" in out and _gone([worker, zygote, child])
-    assert not scratch.exists()  # the dead worker's temporary files are removed too
+    assert scratch.is_relative_to(private) and not scratch.exists()  # the dead worker's zygote's files are removed
+    assert os.listdir(private) == []  # and everything else of the run's (the next worker's too)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and text in _cmdline(int(p)) and _alive(int(p))]
+
+
+def test_a_run_that_grades_nothing_or_stops_early_leaves_no_zygote_behind(mine, tmp_path):
+    sub, rec, private = tmp_path / "submitted", tmp_path / "record", tmp_path / "tmp"
+    write_student(mine, sub, A, "a", stub=True)
+    private.mkdir()
+    env = {**os.environ, "TMPDIR": str(private)}
+    first = _cli("grade", sub, "--assignment", A, "--out", rec, "--no-gradebook", cwd=mine, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "graded 1 student(s) (4 notebooks) and reused 0" in first.stdout
+    runs = [_cli("grade", sub, "--assignment", A, "--out", rec, "--no-gradebook", cwd=mine, env=env),  # all reused
+            _cli("grade", sub, "--assignment", "nope", "--out", rec, cwd=mine, env=env),  # a course error
+            _cli("grade", sub, "--assignment", A, "--out", rec, "--jobs", "x", cwd=mine, env=env)]  # bad argument
+    assert [r.returncode for r in runs] == [0, 2, 2]
+    assert "graded 0 student(s) (0 notebooks) and reused 1" in runs[0].stdout
+    assert runs[1].stderr.count("\n") == 1 and runs[1].stderr.startswith("autograder grade: error: ")
+    assert runs[2].stderr.strip().splitlines()[-1] == "autograder grade: error: argument --jobs: invalid int value: 'x'"
+    assert "Traceback" not in runs[1].stderr + runs[2].stderr
+    assert os.listdir(private) == [] and _processes_mentioning(str(private)) == []
 
 
 def test_ctrl_c_keeps_finished_reports_in_one_line_and_a_rerun_goes_on(mine, tmp_path):
@@ -519,8 +551,10 @@ def test_ctrl_c_keeps_finished_reports_in_one_line_and_a_rerun_goes_on(mine, tmp
     _sleeper(mine, sub, "c")
     args = [PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec), "--jobs", "1",
             "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout", "400"]
+    private = tmp_path / "tmp"
+    private.mkdir()
     proc = subprocess.Popen(args, cwd=mine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
     try:
         end = time.monotonic() + 300
         while len(list((rec / report.REPORTS).glob("*.json"))) < 2 and time.monotonic() < end:
@@ -538,7 +572,7 @@ def test_ctrl_c_keeps_finished_reports_in_one_line_and_a_rerun_goes_on(mine, tmp
     assert "Traceback" not in out and "KeyboardInterrupt" not in out
     assert sorted(r["student"] for r in report.load_reports(rec)) == ["a", "b"]
     assert [r["student"] for r in csv.DictReader(io.StringIO((rec / "grades.csv").read_text()))] == ["a", "b"]
-    assert _gone([worker, zygote, child]) and not scratch.exists()
+    assert _gone([worker, zygote, child]) and not scratch.exists() and os.listdir(private) == []
     write_student(mine, sub, A, "c")  # c stops sleeping; a and b are unchanged
     proc = subprocess.run(args, cwd=mine, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 
@@ -498,6 +499,44 @@ def test_a_zygote_leaves_nothing_in_its_temporary_folder(monkeypatch, tmp_path):
     assert os.listdir(private) == []
 
 
+def test_a_zygote_started_early_is_adopted_replaced_when_it_dies_and_reaped_by_its_starter(monkeypatch, tmp_path):
+    import signal
+
+    from autograder import sandbox
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    launch = sandbox.Launch()  # as the run starts it for its first worker (here adopted in the same process)
+    early = launch.proc.pid
+    with Zygote(SandboxConfig(isolate=False), launch=launch) as z:
+        assert z.proc.pid == early and z.scratch == launch.scratch
+        session = z.spawn()
+        assert _get(session, "x = 6 * 7") == 42
+        session.close()
+        os.kill(early, signal.SIGKILL)  # it dies: the next spawn starts a zygote of the adopter's own
+        z.proc.wait(timeout=30)
+        session = z.spawn()
+        assert z.proc.pid != early and isinstance(z.proc, subprocess.Popen)
+        assert _get(session, "x = 6 * 7") == 42
+        session.close()
+    launch.reap()
+    assert launch.proc.returncode == -signal.SIGKILL
+    assert os.listdir(private) == []
+
+
+def test_an_early_zygote_nobody_took_is_discarded_at_exit(tmp_path):
+    script = ("import os, sys\nfrom autograder import sandbox\nsandbox.launch_early()\n"
+              "print(sandbox._EARLY[0].proc.pid, sandbox._EARLY[0].scratch, flush=True)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    pid, scratch = proc.stdout.split()
+    assert scratch.startswith(str(tmp_path)) and os.listdir(tmp_path) == []
+    assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped (not left running, nor a zombie)
+
+
 def test_zygotes_keep_the_font_list_in_the_users_cache_and_children_never_see_it(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with Zygote(SandboxConfig()) as z:
@@ -519,8 +558,6 @@ def test_zygotes_keep_the_font_list_in_the_users_cache_and_children_never_see_it
 
 
 def test_a_zygote_that_cannot_start_says_why_in_its_log(tmp_path):
-    import subprocess
-
     from autograder.sandbox import _PACKAGE_PARENT
 
     proc = subprocess.run([sys.executable, "-m", "autograder.sandbox.zygote", "987", str(tmp_path / "scratch")],
@@ -603,8 +640,6 @@ print("lifted", len(blob) == 1 << 30)
 
 def test_a_grading_worker_cannot_be_made_to_allocate_past_its_own_limit():
     """A worker under limit_worker_memory is refused an allocation past its size + extra; its zygote can lift it."""
-    import subprocess
-
     proc = subprocess.run([sys.executable, "-c", WORKER_LIMIT], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["refused", "lifted", "True"]

@@ -56,7 +56,7 @@ import time
 import traceback
 from pathlib import Path
 
-from autograder import course, report, tasks
+from autograder import course, report, sandbox, tasks
 from autograder.course import CourseError, deadlines, untrusted
 from autograder.course.gradebook import record as record_in_gradebook
 from autograder.course.gradebook import write_copies as write_gradebook_copies
@@ -287,8 +287,8 @@ def _load_all_checks(spec) -> dict:
 _WORKER = {}
 
 
-def _worker_init(config: SandboxConfig, log: PrivateLog) -> None:
-    _WORKER.update(zygote=Zygote(config), log=log, checks={})
+def _worker_init(config: SandboxConfig, log: PrivateLog, launch: sandbox.Launch | None = None) -> None:
+    _WORKER.update(zygote=Zygote(config, launch=launch), log=log, checks={})
     isolate.limit_worker_memory()  # this worker's own address-space limit (its zygote lifts it for itself)
 
 
@@ -316,13 +316,15 @@ def _worker_stop(signum, frame):
     raise SystemExit(0)  # unwinds through `finally`: the notebook's child and the zygote are closed
 
 
-def _worker_main(conn, config: SandboxConfig, log: PrivateLog, scratch: str | None = None) -> None:
+def _worker_main(conn, config: SandboxConfig, log: PrivateLog, scratch: str | None = None,
+                 launch: sandbox.Launch | None = None) -> None:
     """A grading worker: one zygote; grades the items the run sends, one at a time, until told to stop.
 
     Protocol on ``conn``: the worker sends ``("ready", pid)`` (or ``("failed", reason)``), then
     answers each item with ``("result", student, result)``; ``None`` or EOF stops it. SIGINT is
     ignored (the run handles Ctrl-C); SIGTERM stops it cleanly. Its temporary files go under
-    ``scratch``, which the run removes when the worker ends, even when it was killed.
+    ``scratch``, which the run removes when the worker ends, even when it was killed. ``launch``:
+    a zygote the run started early (:func:`autograder.sandbox.launch_early`), adopted by this worker.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
@@ -330,7 +332,7 @@ def _worker_main(conn, config: SandboxConfig, log: PrivateLog, scratch: str | No
         tempfile.tempdir = scratch
     try:
         try:
-            _worker_init(config, log)
+            _worker_init(config, log, launch)
         except Exception as exc:  # noqa: BLE001 - reported to the run, which stops with one line
             log(f"a grading worker could not start:\n{traceback.format_exc(limit=4)}")
             conn.send(("failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]))
@@ -372,11 +374,12 @@ WORKER_DIED = "the grader's worker died while grading this notebook (tell your i
 
 
 class _Worker:
-    def __init__(self, ctx, config, log):
+    def __init__(self, ctx, config, log, launch: sandbox.Launch | None = None):
         self.conn, theirs = ctx.Pipe()
         self.scratch = tempfile.mkdtemp(prefix="autograder-worker-")  # removed by stop(), whatever became of it
         os.chmod(self.scratch, 0o711)
-        self.proc = ctx.Process(target=_worker_main, args=(theirs, config, log, self.scratch), daemon=True)
+        self.launch = launch  # a zygote started early, for this worker (only a forked one can adopt it)
+        self.proc = ctx.Process(target=_worker_main, args=(theirs, config, log, self.scratch, launch), daemon=True)
         try:
             with _sigint_ignored():  # a Ctrl-C while it starts must not reach it (no traceback)
                 self.proc.start()
@@ -384,8 +387,12 @@ class _Worker:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.conn.close()
             theirs.close()
+            if launch is not None:
+                launch.discard()
             raise
         theirs.close()
+        if launch is not None:
+            launch.handed_over()  # the worker holds it now; the run only collects its exit status
         self.ready = False
         self.item = None  # index of the item it is grading
 
@@ -406,6 +413,9 @@ class _Worker:
             self.proc.join(5)
         self.conn.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.launch is not None:  # the zygote ends with its worker (it saw its control socket close)
+            self.launch.reap()
+            self.launch = None
 
 
 @contextlib.contextmanager
@@ -475,7 +485,12 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
     if not items:
         return
     jobs = workers_for(len(items), jobs)
-    ctx = multiprocessing.get_context(worker_start_method())
+    method = worker_start_method()
+    ctx = multiprocessing.get_context(method)
+    launch = sandbox.take_early()  # the command line's early zygote, for the first worker
+    if launch is not None and method != "fork":  # a spawned worker cannot adopt it
+        launch.discard()
+        launch = None
     pending = collections.deque(range(len(items)))
     workers: list[_Worker] = []
     failed_starts = 0
@@ -527,7 +542,9 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
             on_result(index, message[1], message[2], message[3])
 
     try:
-        workers.extend(_Worker(ctx, config, log) for _ in range(min(jobs, len(items))))
+        for _ in range(min(jobs, len(items))):
+            launch, early = None, launch
+            workers.append(_Worker(ctx, config, log, early))
         while left > 0:
             if not workers:
                 workers.append(_Worker(ctx, config, log))

@@ -19,6 +19,7 @@ within the call's deadline; names in them are mapped onto fixed lists.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import logging
@@ -30,8 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-
-from autograder.bridge import protocol
+import threading
 
 from . import cgroups, isolate, wire
 
@@ -126,12 +126,16 @@ class Session:
         detail = reply.get("detail")
         self.last_detail = detail if _DEBUG and isinstance(detail, str) else None
         error = reply.get("error")
+        from autograder.bridge import protocol  # here, not at the top: the package imports no NumPy (launch_early)
+
         return reply.get("ok") is True, protocol.known_error_name(error) if error is not None else None
 
     def request(self, request: dict, timeout: float) -> dict:
         """One :mod:`autograder.bridge.protocol` request; the reply's ``error`` is a fixed name."""
         reply = self._roundtrip({"op": "req", "request": request}, "reply", timeout)["reply"]
         if "error" in reply and reply["error"] != "undefined":
+            from autograder.bridge import protocol
+
             reply["error"] = protocol.known_error_name(reply["error"]) or "an exception"
         return reply
 
@@ -185,15 +189,155 @@ def _font_cache() -> str:
     return path if os.path.isdir(path) and os.access(path, os.W_OK) else ""
 
 
+def _start_zygote(log) -> tuple[subprocess.Popen, socket.socket, str]:
+    """Start a zygote process (its imports and warm-up then run on their own): (process, control socket, scratch)."""
+    scratch = tempfile.mkdtemp(prefix="autograder-")
+    os.chmod(scratch, 0o700)
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno()), scratch, _font_cache()],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=log, env=isolate.minimal_environment(PYTHONPATH=_PACKAGE_PARENT), cwd="/")
+    except BaseException:
+        ours.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        theirs.close()
+    return proc, ours, scratch
+
+
+class _Adopted:
+    """The part of :class:`subprocess.Popen` a :class:`Zygote` uses, for a zygote another process started.
+
+    Through a pidfd: :meth:`poll` and :meth:`wait` see the process end (its exit status is its
+    parent's to collect), :meth:`kill` reaches it without the risk of a reused pid.
+    """
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = -1  # ended; how is for the parent to know
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        if self.returncode is None and not select.select([self.pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(f"zygote {self.pid}", timeout)
+        self.returncode = -1
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+class Launch:
+    """A zygote started before any :class:`Zygote` needs it (see :func:`launch_early`).
+
+    Made in the grading run's process; the first grading worker forked from it adopts it
+    (``Zygote(config, launch=...)``), so that the zygote's imports and warm-up (about half a
+    second) run while the run imports its own modules and reads the course. The run keeps the
+    process only to collect its exit status (:meth:`reap`); nothing else of it.
+    """
+
+    def __init__(self):
+        self.log = tempfile.TemporaryFile()
+        self.owner = os.getpid()
+        quiet = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
+        try:  # like a worker's zygote, it ignores Ctrl-C (the run handles it and stops every worker)
+            self.proc, self.ctrl, self.scratch = _start_zygote(self.log)
+        except BaseException:
+            self.log.close()
+            raise
+        finally:
+            if quiet:
+                signal.signal(signal.SIGINT, old)
+
+    def adopt(self) -> tuple[_Adopted, socket.socket, str] | None:
+        """In the forked worker: (process handle, control socket, scratch folder), or None if it is gone."""
+        try:
+            return _Adopted(self.proc.pid), self.ctrl, self.scratch
+        except OSError:
+            self.ctrl.close()
+            return None
+
+    def handed_over(self) -> None:
+        """In the run, once a worker holds it: close the run's copies, so the zygote sees the worker's end alone."""
+        for held in (self.ctrl, self.log):
+            try:
+                held.close()
+            except OSError:
+                pass
+
+    def reap(self, timeout: float = 10) -> None:
+        """In the run: collect the zygote's exit (killing it after ``timeout`` s) and remove what it left."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)  # gone already unless it was killed
+
+    def discard(self) -> None:
+        """In the run, when no worker took it: stop it (it has no child yet) and remove its scratch folder."""
+        self.handed_over()
+        self.proc.kill()
+        self.reap()
+
+
+_EARLY: list = []  # at most one Launch, made by launch_early() in this process
+
+
+def launch_early() -> None:
+    """Start the first grading worker's zygote now, before the grader's own modules load.
+
+    The grading run takes it (:func:`take_early`) for its first worker; a run that grades
+    nothing, or cannot fork its workers, never takes it, and it is discarded when the process
+    exits. Without ``os.pidfd_open`` (Linux before 5.3) nothing is started.
+    """
+    if _EARLY or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        _EARLY.append(Launch())
+    except OSError:
+        return  # the worker starts its own, and says why if it cannot
+    atexit.register(_discard_early)
+
+
+def take_early() -> Launch | None:
+    """The zygote :func:`launch_early` started in this process, for one worker only (then None)."""
+    if _EARLY and _EARLY[0].owner == os.getpid():
+        return _EARLY.pop()
+    return None
+
+
+def _discard_early() -> None:
+    if _EARLY and _EARLY[0].owner == os.getpid():
+        _EARLY.pop().discard()
+
+
 class Zygote:
     """A warm process that forks confined children; one per grading worker."""
 
-    def __init__(self, config: SandboxConfig | None = None):
+    def __init__(self, config: SandboxConfig | None = None, launch: Launch | None = None):
+        """Start a zygote (wait until it is warm), or adopt ``launch``'s, started earlier by the run."""
         self.config = config or SandboxConfig()
         self.proc = None
         self.ctrl = None
         self.scratch = None
-        self.log = tempfile.TemporaryFile()
+        self.log = launch.log if launch is not None else tempfile.TemporaryFile()
         self.cgroups = None
         self._pending = None  # a child requested in advance: its cgroup, or False
         self._closing = False
@@ -204,19 +348,12 @@ class Zygote:
                 (_log.info if usable else _log.warning)(note)
             if usable:
                 self.cgroups = cgroups.Parent()
-        self.start()
+        self.start(launch)
 
-    def start(self) -> None:
+    def start(self, launch: Launch | None = None) -> None:
         self._stop()
-        self.scratch = tempfile.mkdtemp(prefix="autograder-")
-        os.chmod(self.scratch, 0o700)
-        ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno()), self.scratch, _font_cache()],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log, env=isolate.minimal_environment(PYTHONPATH=_PACKAGE_PARENT), cwd="/")
-        theirs.close()
-        self.ctrl = ours
+        adopted = launch.adopt() if launch is not None else None
+        self.proc, self.ctrl, self.scratch = adopted or _start_zygote(self.log)
         try:
             ready = wire.recv(self.ctrl, timeout=120)
         except wire.WireError:

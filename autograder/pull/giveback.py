@@ -147,8 +147,9 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
     with tempfile.TemporaryDirectory(prefix="autograder-return-") as scratch:
         repo = git.init_bare(Path(scratch) / "repo")
 
-        def one(entry) -> tuple[list, dict]:
-            """Return one student's feedback: (console lines, what happened); runs in a thread."""
+        def one(entry):
+            """What needs no git nor network, in the run's own thread: (console lines, what happened) when that
+            settles it, else a function that finishes the student's return in a worker thread."""
             lines: list = []
             path = report.report_path(out, entry.student, assignment)
             if not path.is_file():
@@ -164,12 +165,9 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
             if mine and mine.get("status") == "missing":
                 return [f"{entry.student}: {entry.repository}: no repository to return feedback to"], {"no_report": 1}
             before = returned.get(entry.student) or {}
-            try:
-                changed = _push_one(git, repo, url, branch, feedback_files(out, rep, mine), before, lines.append,
-                                    entry.student, seen_tip=(mine or {}).get("feedback_tip"))
-            except GitError as exc:
-                return lines + [f"{entry.student}: {entry.repository}: feedback not returned ({exc})"], {"failed": 1}
-            outcome = {"pushed": 1, "entry": {**before, **changed}} if changed else {"unchanged": 1}
+            files = feedback_files(out, rep, mine)
+            seen_tip = (mine or {}).get("feedback_tip")
+            key = None
             if status and mine and mine.get("sha"):
                 if mine.get("status") == "collected":
                     description = f"{report._fmt(rep['score'])} / {report._fmt(rep['max_score'])} points (autograded)"
@@ -177,9 +175,21 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
                 else:
                     description, state = f"not graded: {mine.get('reason') or 'nothing to grade'}", "failure"
                 key = [mine["sha"], state, description]
-                if before.get("status") != key:
+            settled = _settled(flat_tree_sha(files), before, branch, seen_tip)
+            if settled and (key is None or before.get("status") == key):
+                return lines, {"unchanged": 1}  # most students of a cycle: no thread, no git process
+
+            def finish() -> tuple[list, dict]:
+                try:
+                    changed = _push_one(git, repo, url, branch, files, before, lines.append, entry.student,
+                                        seen_tip=seen_tip)
+                except GitError as exc:
+                    return lines + [f"{entry.student}: {entry.repository}: feedback not returned ({exc})"], \
+                        {"failed": 1}
+                outcome = {"pushed": 1, "entry": {**before, **changed}} if changed else {"unchanged": 1}
+                if key is not None and before.get("status") != key:
                     try:
-                        github.set_status(api_url, entry.repository, mine["sha"], state, description, token=token,
+                        github.set_status(api_url, entry.repository, mine["sha"], key[1], key[2], token=token,
                                           target_url=_branch_page(url, entry.repository, branch))
                     except github.ApiError as exc:
                         lines.append(f"{entry.student}: commit status not set ({git.scrub(str(exc))})")
@@ -187,10 +197,15 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
                     else:
                         outcome["status"] = key
                         outcome["statuses"] = 1
-            return lines, outcome
+                return lines, outcome
 
+            return finish
+
+        planned = [one(entry) for entry in entries]
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            for entry, (lines, outcome) in zip(entries, pool.map(one, entries)):  # in roster order
+            pending = {i: pool.submit(step) for i, step in enumerate(planned) if callable(step)}
+            for i, entry in enumerate(entries):  # in roster order
+                lines, outcome = pending[i].result() if i in pending else planned[i]
                 for line in lines:
                     echo(line)
                 for field in ("pushed", "unchanged", "no_report", "failed", "statuses"):
@@ -210,6 +225,12 @@ def _branch_page(url: str, repository: str, branch: str) -> str | None:
     return f"https://github.com/{repository}/tree/{branch}" if url.startswith("https://github.com/") else None
 
 
+def _settled(tree: str, before: dict, branch: str, seen_tip) -> bool:
+    """The feedback is the tree pushed last time, and the branch still held that commit when collect looked."""
+    return bool(before.get("commit") and before.get("tree") == tree and isinstance(seen_tip, dict)
+                and seen_tip.get("branch") == branch and seen_tip.get("sha") == before["commit"])
+
+
 def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, before: dict, echo, student,
               seen_tip: dict | None = None) -> dict | None:
     """Push ``files`` as ``branch``; return {"commit", "tree"} when a commit was pushed, None when unchanged.
@@ -219,8 +240,7 @@ def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, before: 
     that collect is put back in the next cycle); otherwise the tip is asked for again.
     """
     tree = flat_tree_sha(files)
-    if (before.get("commit") and before.get("tree") == tree and isinstance(seen_tip, dict)
-            and seen_tip.get("branch") == branch and seen_tip.get("sha") == before["commit"]):
+    if _settled(tree, before, branch, seen_tip):
         return None  # unchanged, and the branch was ours when collect looked: no git process
     tip = git.ls_remote(url, f"refs/heads/{branch}")
     ours = tip is not None and tip == before.get("commit")

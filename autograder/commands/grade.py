@@ -21,7 +21,9 @@ The contract of a run:
 * Grading runs in worker processes, one zygote each: at most ``--jobs``, and one
   per :data:`NOTEBOOKS_PER_WORKER` notebooks (a small run starts no worker it does
   not need). A worker that dies (out of memory) costs only the notebook it was
-  grading (status ``error``, never reused); a new worker takes over.
+  grading (status ``error``, never reused); a new worker takes over. From the
+  command line, the first worker's zygote starts before this module is even
+  imported (:func:`autograder.sandbox.launch_early`); the forked worker adopts it.
 * Each notebook is parsed once, in its worker. The gradebook is written with
   ``sqlite3`` in one transaction at the end of the run (nothing on Ctrl-C); each
   student's ``autograded/`` copies are written as soon as their report is.

@@ -544,6 +544,33 @@ def test_a_run_that_grades_nothing_or_stops_early_leaves_no_zygote_behind(mine, 
     assert os.listdir(private) == [] and _processes_mentioning(str(private)) == []
 
 
+SPAWNED_RUN = """
+import os, sys
+from pathlib import Path
+from autograder import sandbox
+from autograder.commands import grade
+sandbox.launch_early()
+early = sandbox._EARLY[0].proc.pid
+grade.worker_start_method = lambda: "spawn"  # as when the run has threads: its workers cannot adopt the zygote
+course, sub, out, assignment = map(Path, sys.argv[1:5])
+[rep] = grade.run(sub, str(assignment), out, jobs=1, root=course, gradebook=False, echo=lambda m: None)
+print(early, os.path.exists(f"/proc/{early}"), rep["score"], rep["max_score"])
+"""
+
+
+def test_spawned_workers_leave_the_early_zygote_and_start_their_own(mine, tmp_path):
+    sub, private = tmp_path / "submitted", tmp_path / "tmp"
+    write_student(mine, sub, A, "a")
+    private.mkdir()
+    proc = subprocess.run([PY, "-c", SPAWNED_RUN, mine, sub, tmp_path / "record", A], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "TMPDIR": str(private)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    _, alive, score, max_score = proc.stdout.split()
+    assert alive == "False"  # stopped and reaped when the run found it could not hand it over
+    assert float(score) == float(max_score) > 0  # graded by the spawned worker's own zygote
+    assert os.listdir(private) == []
+
+
 def test_ctrl_c_keeps_finished_reports_in_one_line_and_a_rerun_goes_on(mine, tmp_path):
     sub, rec = tmp_path / "submitted", tmp_path / "record"
     write_student(mine, sub, A, "a", stub=True)

@@ -36,7 +36,6 @@ The contract of a run:
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import datetime
 import functools
@@ -53,7 +52,6 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -383,7 +381,7 @@ class _Worker:
         self.launch = launch  # a zygote started early, for this worker (only a forked one can adopt it)
         self.proc = ctx.Process(target=_worker_main, args=(theirs, config, log, self.scratch, launch), daemon=True)
         try:
-            with _sigint_ignored():  # a Ctrl-C while it starts must not reach it (no traceback)
+            with sandbox.sigint_ignored():  # a Ctrl-C while it starts must not reach it (no traceback)
                 self.proc.start()
         except BaseException:  # it never ran: nothing of it stays behind
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -418,18 +416,6 @@ class _Worker:
         if self.launch is not None:  # the zygote ends with its worker (it saw its control socket close)
             self.launch.reap()
             self.launch = None
-
-
-@contextlib.contextmanager
-def _sigint_ignored():
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 #: a worker costs about a second to start (its imports and its zygote): a run starts one per this many notebooks
@@ -544,9 +530,8 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
             on_result(index, message[1], message[2], message[3])
 
     try:
-        for _ in range(min(jobs, len(items))):
-            launch, early = None, launch
-            workers.append(_Worker(ctx, config, log, early))
+        for n in range(min(jobs, len(items))):
+            workers.append(_Worker(ctx, config, log, launch if n == 0 else None))
         while left > 0:
             if not workers:
                 workers.append(_Worker(ctx, config, log))

@@ -175,21 +175,23 @@ def give_back(out: Path, roster_path: Path, *, assignment: str | None = None, or
                 else:
                     description, state = f"not graded: {mine.get('reason') or 'nothing to grade'}", "failure"
                 key = [mine["sha"], state, description]
-            settled = _settled(flat_tree_sha(files), before, branch, seen_tip)
+            tree = flat_tree_sha(files)
+            settled = _settled(tree, before, branch, seen_tip)
             if settled and (key is None or before.get("status") == key):
                 return lines, {"unchanged": 1}  # most students of a cycle: no thread, no git process
 
             def finish() -> tuple[list, dict]:
                 try:
-                    changed = _push_one(git, repo, url, branch, files, before, lines.append, entry.student,
+                    changed = _push_one(git, repo, url, branch, files, tree, before, lines.append, entry.student,
                                         seen_tip=seen_tip)
                 except GitError as exc:
                     return lines + [f"{entry.student}: {entry.repository}: feedback not returned ({exc})"], \
                         {"failed": 1}
                 outcome = {"pushed": 1, "entry": {**before, **changed}} if changed else {"unchanged": 1}
                 if key is not None and before.get("status") != key:
+                    _, state, description = key
                     try:
-                        github.set_status(api_url, entry.repository, mine["sha"], key[1], key[2], token=token,
+                        github.set_status(api_url, entry.repository, mine["sha"], state, description, token=token,
                                           target_url=_branch_page(url, entry.repository, branch))
                     except github.ApiError as exc:
                         lines.append(f"{entry.student}: commit status not set ({git.scrub(str(exc))})")
@@ -231,15 +233,15 @@ def _settled(tree: str, before: dict, branch: str, seen_tip) -> bool:
                 and seen_tip.get("branch") == branch and seen_tip.get("sha") == before["commit"])
 
 
-def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, before: dict, echo, student,
+def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, tree: str, before: dict, echo, student,
               seen_tip: dict | None = None) -> dict | None:
-    """Push ``files`` as ``branch``; return {"commit", "tree"} when a commit was pushed, None when unchanged.
+    """Push ``files`` (``tree``: their :func:`flat_tree_sha`) as ``branch``; return {"commit", "tree"} when a
+    commit was pushed, None when unchanged.
 
     ``seen_tip`` is the branch's tip as this cycle's ``collect`` saw it (``feedback_tip``): when it is
     the commit pushed last time and the tree is the same, nothing runs at all (a branch changed after
     that collect is put back in the next cycle); otherwise the tip is asked for again.
     """
-    tree = flat_tree_sha(files)
     if _settled(tree, before, branch, seen_tip):
         return None  # unchanged, and the branch was ours when collect looked: no git process
     tip = git.ls_remote(url, f"refs/heads/{branch}")

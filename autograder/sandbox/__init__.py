@@ -20,6 +20,7 @@ within the call's deadline; names in them are mapped onto fixed lists.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import json
 import logging
@@ -242,6 +243,20 @@ class _Adopted:
                 pass
 
 
+@contextlib.contextmanager
+def sigint_ignored():
+    """Ignore Ctrl-C (in the main thread) while a process is started: it inherits the ignoring, the run handles
+    Ctrl-C itself and stops what it started (no traceback from them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 class Launch:
     """A zygote started before any :class:`Zygote` needs it (see :func:`launch_early`).
 
@@ -254,16 +269,12 @@ class Launch:
     def __init__(self):
         self.log = tempfile.TemporaryFile()
         self.owner = os.getpid()
-        quiet = threading.current_thread() is threading.main_thread()
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
-        try:  # like a worker's zygote, it ignores Ctrl-C (the run handles it and stops every worker)
-            self.proc, self.ctrl, self.scratch = _start_zygote(self.log)
+        try:
+            with sigint_ignored():  # like a worker's zygote (the run handles Ctrl-C and stops every worker)
+                self.proc, self.ctrl, self.scratch = _start_zygote(self.log)
         except BaseException:
             self.log.close()
             raise
-        finally:
-            if quiet:
-                signal.signal(signal.SIGINT, old)
 
     def adopt(self) -> tuple[_Adopted, socket.socket, str] | None:
         """In the forked worker: (process handle, control socket, scratch folder), or None if it is gone."""

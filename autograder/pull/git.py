@@ -177,14 +177,18 @@ class Git:
         started = time.monotonic()
         too_big = timed_out = False
         try:
-            while proc.poll() is None:
+            while True:
+                try:  # returns as soon as git ends (a small fetch takes a few milliseconds)
+                    proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
                 if max_bytes is not None and _disk_usage(repo) > max_bytes:
                     too_big = True
                     break
                 if time.monotonic() - started > timeout:
                     timed_out = True
                     break
-                time.sleep(0.05)
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -10,7 +10,9 @@ push retried: nothing is lost.
 
 from __future__ import annotations
 
+import os
 import random
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -27,15 +29,13 @@ ATTEMPTS = 8
 def record_files(out: Path, read: bool = True) -> dict:
     """relative path -> bytes (``read``) or Path of every regular file of the record (no symlinks, no private log)."""
     out = Path(out)
-    files = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        rel = path.relative_to(out).as_posix()
-        if record.private_files(path.name):
-            continue
-        files[rel] = path.read_bytes() if read else path
-    return files
+    found = []
+    for folder, _, names in os.walk(out):  # (a link to a folder is not followed)
+        for name in names:
+            path = os.path.join(folder, name)
+            if stat.S_ISREG(os.lstat(path).st_mode) and not record.private_files(name):
+                found.append((os.path.relpath(path, out).replace(os.sep, "/"), Path(path)))
+    return {rel: path.read_bytes() if read else path for rel, path in sorted(found)}
 
 
 def assignment_of(out: Path) -> str:

@@ -521,6 +521,62 @@ def test_a_worker_killed_mid_notebook_costs_only_that_notebook(mine, tmp_path):
     assert os.listdir(private) == []  # and everything else of the run's (the next worker's too)
 
 
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def _pidfd_targets(pid: int) -> set:
+    """The processes ``pid`` holds a pidfd of (how a worker holds the zygote it adopted)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
+                found |= {int(line.split()[1]) for line in fh if line.startswith("Pid:")}
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_a_second_worker_adopts_a_twin_of_the_early_zygote_which_ends_with_that_worker_alone(mine, tmp_path):
+    sub, rec, private = tmp_path / "submitted", tmp_path / "record", tmp_path / "tmp"
+    _sleeper(mine, sub, "a-sleepy")
+    _sleeper(mine, sub, "b-sleepy")
+    private.mkdir()
+    proc = subprocess.Popen([PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec),
+                             "--jobs", "2", "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout", "400"],
+                            cwd=mine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
+    try:
+        end = time.monotonic() + 300
+        sleepers = []
+        while len(sleepers) < 2 and time.monotonic() < end:  # both students' first notebooks sleep at once
+            sleepers = [p for p in _descendants(proc.pid) if _comm(p) == SLEEPER_NAME]
+            time.sleep(0.2)
+        assert len(sleepers) == 2
+        zygotes = {_parent(p) for p in sleepers}
+        [early] = [z for z in zygotes if _parent(z) == proc.pid]  # started by the run, for the first worker
+        [twin] = [z for z in zygotes if _parent(z) == early]  # a fork of it, for the second
+        workers = [p for p in _children(proc.pid) if not _is_zygote(p)]
+        holders = {z: [w for w in workers if z in _pidfd_targets(w)] for z in (early, twin)}
+        assert len(workers) == 2 and len(holders[early]) == len(holders[twin]) == 1  # one worker each
+        [twin_worker] = holders[twin]
+        os.kill(twin_worker, signal.SIGKILL)
+        assert _gone([twin])  # its control socket closed with its worker: no other process held a copy
+        assert all(_alive(p) for p in (early, holders[early][0])) and any(_alive(p) for p in sleepers)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert _gone([early, *workers, *sleepers]) and os.listdir(private) == []  # the twin's scratch folder too
+
+
 def _processes_mentioning(text: str) -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and text in _cmdline(int(p)) and _alive(int(p))]
 

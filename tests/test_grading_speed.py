@@ -98,10 +98,12 @@ def test_importing_the_grader_skips_the_format_modules_and_notebooks_are_still_v
     assert out[:3] == ["invalid", "[] False False", "importable"]
 
 
-@pytest.mark.parametrize(("items", "jobs", "workers"), [(0, 2, 0), (1, 4, 1), (6, 2, 1), (16, 2, 1), (17, 2, 2),
-                                                        (72, 2, 2), (72, 1, 1), (1200, 8, 8)])
-def test_a_small_run_starts_only_the_workers_it_needs(items, jobs, workers):
-    assert grade.workers_for(items, jobs) == workers
+@pytest.mark.parametrize(("items", "jobs", "workers", "with_twins"),
+                         [(0, 2, 0, 0), (1, 4, 1, 1), (6, 2, 1, 2), (16, 2, 1, 2), (17, 2, 2, 2), (72, 2, 2, 2),
+                          (72, 1, 1, 1), (3, 8, 1, 3), (1200, 8, 8, 8)])
+def test_a_small_run_starts_only_the_workers_it_needs(items, jobs, workers, with_twins):
+    assert grade.workers_for(items, jobs) == workers  # each worker starts a zygote of its own (a second or so)
+    assert grade.workers_for(items, jobs, twins=True) == with_twins  # forks of the early zygote: milliseconds
 
 
 def test_sources_from_the_single_parse_are_those_of_a_second_parse(mine, tmp_path):

@@ -526,6 +526,67 @@ def test_a_zygote_started_early_is_adopted_replaced_when_it_dies_and_reaped_by_i
     assert os.listdir(private) == []
 
 
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line.split()[1] for line in fh if line.startswith("PPid:")))
+
+
+def _socket_inodes(pid: int) -> set:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+def test_twins_of_an_early_zygote_are_forks_of_it_each_serving_only_the_worker_that_adopted_it(monkeypatch, tmp_path):
+    from autograder import sandbox
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    launch = sandbox.Launch()
+    twins = launch.twins(2)  # waits until the zygote is warm, as the run does before forking its workers
+    assert len(twins) == 2 and launch.ready["op"] == "ready"
+    pids = [twin.proc.pid for twin in twins]
+    assert len({launch.proc.pid, *pids}) == 3
+    assert [_parent_of(pid) for pid in pids] == [launch.proc.pid] * 2  # forked from the warm zygote, not started
+    assert len({launch.scratch, *(twin.scratch for twin in twins)}) == 3  # a scratch folder each
+    sockets = {f"socket:[{os.fstat(held.ctrl.fileno()).st_ino}]" for held in (launch, *twins)}
+    worker = os.fork()
+    if worker == 0:  # a grading worker: adopts the second twin
+        status = 1
+        try:
+            with Zygote(SandboxConfig(isolate=False), launch=twins[1]) as z:
+                session = z.spawn()
+                answer = _get(session, "x = 6 * 7")
+                session.close()
+                others = sockets - {f"socket:[{os.fstat(z.ctrl.fileno()).st_ino}]"}
+                kept = _socket_inodes(os.getpid()) & others  # the run's copies of the other zygotes' sockets
+            status = 0 if answer == 42 and z.proc.pid == pids[1] and not kept else 2
+        finally:
+            os._exit(status)
+    twins[1].handed_over()
+    assert os.waitpid(worker, 0)[1] == 0
+    twins[1].reap(timeout=30)  # its worker closed it: it ended (and its zygote collected it)
+    assert not os.path.exists(twins[1].scratch)
+    for held in (twins[0], launch):  # the others still serve (here adopted in this process)
+        with Zygote(SandboxConfig(isolate=False), launch=held) as z:
+            assert z.proc.pid == held.proc.pid
+            session = z.spawn()
+            assert _get(session, "x = 6 * 7") == 42
+            session.close()
+        held.reap(timeout=30)
+    assert os.listdir(private) == []
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert sandbox._HELD == []
+
+
 def test_an_early_zygote_nobody_took_is_discarded_at_exit(tmp_path):
     script = ("import os, sys\nfrom autograder import sandbox\nsandbox.launch_early()\n"
               "print(sandbox._EARLY[0].proc.pid, sandbox._EARLY[0].scratch, flush=True)\n")

@@ -23,7 +23,10 @@ The contract of a run:
   not need). A worker that dies (out of memory) costs only the notebook it was
   grading (status ``error``, never reused); a new worker takes over. From the
   command line, the first worker's zygote starts before this module is even
-  imported (:func:`autograder.sandbox.launch_early`); the forked worker adopts it.
+  imported (:func:`autograder.sandbox.launch_early`); the forked worker adopts it,
+  and the further workers adopt its twins (forks of it once it is warm, made in
+  milliseconds), so that a second worker costs next to nothing and even one
+  student's notebooks are graded on every core.
 * Each notebook is parsed once, in its worker. The gradebook is written with
   ``sqlite3`` in one transaction at the end of the run (nothing on Ctrl-C); each
   student's ``autograded/`` copies are written as soon as their report is.
@@ -422,19 +425,22 @@ class _Worker:
 NOTEBOOKS_PER_WORKER = 16
 
 
-def workers_for(items: int, jobs: int) -> int:
+def workers_for(items: int, jobs: int, twins: bool = False) -> int:
     """How many workers a run of ``items`` notebooks starts: at most ``jobs``, and no more than are useful.
 
     Args:
         items: notebooks to grade.
         jobs: ``--jobs``.
+        twins: whether further workers get a twin of a zygote started early (a fork of it, warm in
+            milliseconds), so that a worker costs next to nothing to start.
 
     Returns:
-        ``min(jobs, ceil(items / NOTEBOOKS_PER_WORKER))``, at least 1 (0 when there is nothing to grade).
+        ``min(jobs, items)`` with twins, else ``min(jobs, ceil(items / NOTEBOOKS_PER_WORKER))``; at least 1
+        (0 when there is nothing to grade).
     """
     if items <= 0:
         return 0
-    return max(1, min(jobs, -(-items // NOTEBOOKS_PER_WORKER)))
+    return max(1, min(jobs, items if twins else -(-items // NOTEBOOKS_PER_WORKER)))
 
 
 def worker_start_method() -> str:
@@ -472,13 +478,20 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
     """
     if not items:
         return
-    jobs = workers_for(len(items), jobs)
     method = worker_start_method()
     ctx = multiprocessing.get_context(method)
     launch = sandbox.take_early()  # the command line's early zygote, for the first worker
     if launch is not None and method != "fork":  # a spawned worker cannot adopt it
         launch.discard()
         launch = None
+    jobs = workers_for(len(items), jobs, twins=launch is not None)
+    if method == "fork":
+        _preload_for_workers(items)
+    try:  # the further workers' zygotes: forks of the first once it is warm (milliseconds, not a second each)
+        starts = [launch, *launch.twins(jobs - 1)] if launch is not None else []
+    except BaseException:
+        sandbox.discard_held()
+        raise
     pending = collections.deque(range(len(items)))
     workers: list[_Worker] = []
     failed_starts = 0
@@ -531,7 +544,7 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
 
     try:
         for n in range(min(jobs, len(items))):
-            workers.append(_Worker(ctx, config, log, launch if n == 0 else None))
+            workers.append(_Worker(ctx, config, log, starts[n] if n < len(starts) else None))
         while left > 0:
             if not workers:
                 workers.append(_Worker(ctx, config, log))
@@ -553,12 +566,23 @@ def _grade_items(items: list, jobs: int, config: SandboxConfig, log: PrivateLog,
     except BaseException:
         for w in workers:
             w.stop(10)  # SIGTERM first: each closes its child and zygote
+        sandbox.discard_held()  # the zygotes no worker took yet
         raise
     for w in workers:
         w.send(None)
     for w in workers:
         w.proc.join(10)
         w.stop(5)
+
+
+def _preload_for_workers(items: list) -> None:
+    """Import here, once, what each worker would import on its first notebook (forked workers inherit it)."""
+    import numpy.random  # noqa: F401 - the checks' random inputs
+
+    from autograder.bridge import protocol  # noqa: F401
+
+    for task in sorted({spec.name for spec, *_ in items}):
+        load_misconceptions(task)
 
 
 def _poll(conn) -> bool:

@@ -242,6 +242,12 @@ class _Adopted:
             except OSError:
                 pass
 
+    def forget(self) -> None:
+        """Close the pidfd without waiting (a forked worker's copy of a zygote that another worker adopts)."""
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
 
 @contextlib.contextmanager
 def sigint_ignored():
@@ -258,26 +264,92 @@ def sigint_ignored():
 
 
 class Launch:
-    """A zygote started before any :class:`Zygote` needs it (see :func:`launch_early`).
+    """A zygote started before any :class:`Zygote` needs it (see :func:`launch_early`), or a twin of one.
 
     Made in the grading run's process; the first grading worker forked from it adopts it
     (``Zygote(config, launch=...)``), so that the zygote's imports and warm-up (about half a
-    second) run while the run imports its own modules and reads the course. The run keeps the
-    process only to collect its exit status (:meth:`reap`); nothing else of it.
+    second) run while the run imports its own modules and reads the course. Further workers
+    adopt its twins (:meth:`twins`): forks of it, made warm in milliseconds. The run keeps each
+    process only to collect its end (:meth:`reap`); nothing else of it.
     """
 
-    def __init__(self):
-        self.log = tempfile.TemporaryFile()
+    def __init__(self, proc=None, ctrl: socket.socket | None = None, scratch: str | None = None, log=None,
+                 ready: dict | None = None):
         self.owner = os.getpid()
+        self.ready = ready  # its "ready" message, when the run read it already (a twin's, or after twins())
+        if proc is not None:  # a twin (see twins())
+            self.proc, self.ctrl, self.scratch, self.log = proc, ctrl, scratch, log
+        else:
+            self.log = tempfile.TemporaryFile()
+            try:
+                with sigint_ignored():  # like a worker's zygote (the run handles Ctrl-C and stops every worker)
+                    self.proc, self.ctrl, self.scratch = _start_zygote(self.log)
+            except BaseException:
+                self.log.close()
+                raise
+        _HELD.append(self)
+
+    def twins(self, count: int, timeout: float = 120) -> list[Launch]:
+        """In the run, before a worker holds it: ``count`` forks of this zygote once it is warm, one per further worker.
+
+        Waits for the zygote to be warm (the first worker could not start before that either).
+        Fewer (none) when it did not start or a fork failed; the workers without one start their
+        own zygote, as before.
+        """
+        made: list[Launch] = []
+        if count <= 0 or self.ready is not None:
+            return made
+        folders = []
         try:
-            with sigint_ignored():  # like a worker's zygote (the run handles Ctrl-C and stops every worker)
-                self.proc, self.ctrl, self.scratch = _start_zygote(self.log)
-        except BaseException:
-            self.log.close()
-            raise
+            for _ in range(count):
+                folders.append(tempfile.mkdtemp(prefix="autograder-"))
+                os.chmod(folders[-1], 0o700)
+                wire.send(self.ctrl, {"op": "twin", "scratch": folders[-1]})
+            ready = wire.recv(self.ctrl, timeout=timeout)
+            if ready.get("op") != "ready":
+                return made
+            self.ready = ready
+            for folder in folders:  # every request is answered, in order
+                data, fds, _, _ = socket.recv_fds(self.ctrl, 4096, 1)
+                if not fds:
+                    continue
+                ctrl = socket.socket(fileno=fds[0])
+                try:
+                    proc = _Adopted(int(json.loads(data[wire.HEADER.size:])["pid"]))
+                except (OSError, ValueError, KeyError):
+                    ctrl.close()
+                    continue
+                try:
+                    said = wire.recv(ctrl, timeout=timeout)
+                except wire.WireError:
+                    said = {}
+                if said.get("op") != "ready":
+                    proc.kill()
+                    ctrl.close()
+                    continue
+                made.append(Launch(proc, ctrl, folder, _shared(self.log), said))
+        except (OSError, wire.WireError):
+            if self.ready is None:  # not warm in time: no worker may read the answers still queued to it
+                self.proc.kill()
+        finally:
+            taken = {twin.scratch for twin in made}
+            for folder in folders:
+                if folder not in taken:
+                    shutil.rmtree(folder, ignore_errors=True)
+        return made
 
     def adopt(self) -> tuple[_Adopted, socket.socket, str] | None:
-        """In the forked worker: (process handle, control socket, scratch folder), or None if it is gone."""
+        """In the forked worker: (process handle, control socket, scratch folder), or None if it is gone.
+
+        The worker closes its copies of every other zygote the run still holds, so that each
+        zygote sees its own worker's end alone.
+        """
+        if os.getpid() != self.owner:
+            for other in list(_HELD):
+                if other is not self and other.owner == self.owner:
+                    other.handed_over()
+                    if isinstance(other.proc, _Adopted):
+                        other.proc.forget()
         try:
             return _Adopted(self.proc.pid), self.ctrl, self.scratch
         except OSError:
@@ -291,6 +363,8 @@ class Launch:
                 held.close()
             except OSError:
                 pass
+        if self in _HELD:
+            _HELD.remove(self)
 
     def reap(self, timeout: float = 10) -> None:
         """In the run: collect the zygote's exit (killing it after ``timeout`` s) and remove what it left."""
@@ -300,12 +374,22 @@ class Launch:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)  # gone already unless it was killed
+        if self in _HELD:
+            _HELD.remove(self)
 
     def discard(self) -> None:
         """In the run, when no worker took it: stop it (it has no child yet) and remove its scratch folder."""
         self.handed_over()
         self.proc.kill()
         self.reap()
+
+
+def _shared(log):
+    """Another file object on the same open log (a twin writes where its zygote writes)."""
+    return os.fdopen(os.dup(log.fileno()), "w+b")
+
+
+_HELD: list = []  # the Launches this process holds and has not handed over (a forked worker closes the others')
 
 
 _EARLY: list = []  # at most one Launch, made by launch_early() in this process
@@ -324,7 +408,7 @@ def launch_early() -> None:
         _EARLY.append(Launch())
     except OSError:
         return  # the worker starts its own, and says why if it cannot
-    atexit.register(_discard_early)
+    atexit.register(discard_held)
 
 
 def take_early() -> Launch | None:
@@ -334,9 +418,11 @@ def take_early() -> Launch | None:
     return None
 
 
-def _discard_early() -> None:
-    if _EARLY and _EARLY[0].owner == os.getpid():
-        _EARLY.pop().discard()
+def discard_held() -> None:
+    """Stop every zygote this process started early (or twinned) that no worker took; at exit, and when a run fails."""
+    for launch in [held for held in _HELD if held.owner == os.getpid()]:
+        launch.discard()
+    _EARLY[:] = [held for held in _EARLY if held.owner != os.getpid()]
 
 
 class Zygote:
@@ -366,7 +452,7 @@ class Zygote:
         adopted = launch.adopt() if launch is not None else None
         self.proc, self.ctrl, self.scratch = adopted or _start_zygote(self.log)
         try:
-            ready = wire.recv(self.ctrl, timeout=120)
+            ready = (launch.ready if adopted else None) or wire.recv(self.ctrl, timeout=120)
         except wire.WireError:
             self.log.seek(0)
             detail = self.log.read().decode(errors="replace")[-2000:]

@@ -16,6 +16,11 @@ socket:
 * ``{"op": "cell", "code": ...}`` -> ``{"op": "done", "ok": bool, "error": name|None}``
 * ``{"op": "req", "request": {...}}`` -> ``{"op": "reply", "reply": {...}}`` (see :mod:`autograder.bridge.protocol`)
 
+On its control socket the zygote answers ``{"op": "spawn", "config": ...}`` with a
+child's socket (``{"op": "spawned", "pid": ...}``), and ``{"op": "twin", "scratch": ...}``
+with the socket of a twin: a fork of itself, warm at once, which serves a socket of
+its own for another grading worker (``{"op": "twin", "pid": ...}``).
+
 The zygote itself never runs student code and never receives a notebook's
 text. Run as ``python -m autograder.sandbox.zygote FD SCRATCH``; its
 environment is :func:`.isolate.minimal_environment` (nothing of the grader's).
@@ -289,6 +294,30 @@ def _spawn(ctrl: socket.socket, config: dict, shell, pidns: int | None) -> None:
     ours.close()
 
 
+def _twin(ctrl: socket.socket, scratch: str) -> tuple[socket.socket, str] | None:
+    """Fork a twin of this warm zygote for another grading worker; None in the parent, (control, scratch) in the twin.
+
+    The twin starts warm (a fork costs milliseconds; a new zygote's imports about half a second)
+    and then serves its own control socket, whose other end goes back over ``ctrl`` with the
+    twin's pid; ``scratch`` is its own folder (made by the run). A fork that fails is answered
+    with no socket.
+    """
+    ours, theirs = socket.socketpair()
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = None
+    if pid == 0:
+        ctrl.close()
+        ours.close()
+        return theirs, scratch
+    theirs.close()
+    header = json.dumps({"op": "twin", "pid": pid}).encode()
+    socket.send_fds(ctrl, [wire.HEADER.pack(len(header)) + header], [ours.fileno()] if pid else [])
+    ours.close()
+    return None
+
+
 def main(fd: int, scratch: str, font_cache: str = "") -> None:
     ctrl = socket.socket(fileno=fd)
     parents: set = set()
@@ -296,23 +325,40 @@ def main(fd: int, scratch: str, font_cache: str = "") -> None:
         isolate.lift_memory_limit()
         os.environ["MPLCONFIGDIR"] = font_cache or os.path.join(scratch, "mpl")
         shell = preload()
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children (and twins) are reaped automatically
         pidns = None
         if os.geteuid() == 0:
             pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        wire.send(ctrl, {"op": "ready", "pid": os.getpid()})
         while True:
-            try:
-                message = wire.recv(ctrl, max_bytes=16 << 20)
-            except wire.WireError:
+            wire.send(ctrl, {"op": "ready", "pid": os.getpid()})
+            twin = _serve(ctrl, shell, pidns, parents)
+            if twin is None:
                 return
-            if message.get("op") != "spawn":
-                return
-            parents.update(message["config"].get("cgroup_parents") or [])
-            _spawn(ctrl, message["config"], shell, pidns)
+            # This process is a twin now: its own control socket and scratch folder, its own cleanup.
+            ctrl, scratch = twin
+            parents = set()
     finally:  # also when the grading worker was killed: leave nothing behind
         cgroups.remove_tree(sorted(parents))
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(ctrl: socket.socket, shell, pidns: int | None, parents: set) -> tuple[socket.socket, str] | None:
+    """Answer the control socket until it closes (None), or return (control, scratch) in a twin just forked."""
+    while True:
+        try:
+            message = wire.recv(ctrl, max_bytes=16 << 20)
+        except wire.WireError:
+            return None
+        op = message.get("op")
+        if op == "spawn":
+            parents.update(message["config"].get("cgroup_parents") or [])
+            _spawn(ctrl, message["config"], shell, pidns)
+        elif op == "twin" and isinstance(message.get("scratch"), str):
+            twin = _twin(ctrl, message["scratch"])
+            if twin is not None:
+                return twin
+        else:
+            return None
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder import report
 from autograder.commands import grade, student_template
 from autograder.pull import collect as pull_collect
 from autograder.pull import record as pull_record
@@ -441,6 +442,24 @@ def test_git_environment_has_the_safe_configuration():
 
 
 # -- publish races -------------------------------------------------------------------
+
+def test_a_push_with_a_lease_lands_only_while_the_branch_is_where_the_lease_says(tmp_path):
+    bare, scratch = tmp_path / "r.git", tmp_path / "scratch"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+    first = commit_entries(bare, [("100644", b"a", b"1")], scratch, ref="refs/heads/fb")
+    moved = commit_entries(bare, [("100644", b"a", b"2")], scratch, ref="refs/heads/fb")  # someone else's
+    git = Git()
+    repo = git.init_bare(tmp_path / "ours")
+    ours = git.commit(repo, git.write_tree(repo, {"README.md": b"feedback"}), "ours\n")  # unrelated: not a ff
+    assert git.push(repo, f"file://{bare}", ours, "fb", force=True, lease=first) is False  # stale lease
+    assert tip(bare, "fb") == moved
+    assert git.push(repo, f"file://{bare}", ours, "fb", force=True, lease=moved) is True  # lease holds: replaced
+    assert tip(bare, "fb") == ours
+    assert git.push(repo, f"file://{bare}", ours, "new", force=True, lease="") is True  # "": must not exist yet
+    again = git.commit(repo, git.write_tree(repo, {"README.md": b"feedback again"}), "again\n")
+    assert git.push(repo, f"file://{bare}", again, "new", force=True, lease="") is False  # it exists now
+    assert tip(bare, "new") == ours
+
 
 def test_two_publishes_at_once_both_land(loop, tmp_path, course):
     target = tmp_path / "course.git"
@@ -877,6 +896,38 @@ def test_a_rewritten_or_deleted_feedback_branch_is_put_back(loop, course, tmp_pa
     assert {s: branch_files(b, "feedback") for s, b in bares.items()} == ours
     again = cli("return", out, "--roster", loop["roster"], *pull, cwd=course)
     assert "0 feedback branches updated" in again.stdout  # idempotent
+
+
+def test_changed_feedback_goes_over_the_tip_collect_saw_and_a_branch_moved_since_is_put_back(loop, course, tmp_path):
+    out = tmp_path / "record"
+    shutil.copytree(loop[3]["out"], out)
+    bares = loop["bares"]
+    returned = json.loads((out / "returned.json").read_text())
+    collected = json.loads((out / "collected.json").read_text())["students"]
+    for student in ("ontime", "stubby"):  # this record's collect saw the branch at the commit it had pushed
+        assert collected[student]["feedback_tip"]["sha"] == returned[student]["commit"]
+    # stubby's branch moves after that collect; then both students' feedback changes (a page is graded again)
+    commit_entries(bares["stubby"], [("100644", b"README.md", b"**Autograded score: 27 / 27**")],
+                   tmp_path / "scratch", ref="refs/heads/feedback")
+    tampered, untouched = tip(bares["stubby"], "feedback"), tip(bares["ontime"], "feedback")
+    assert untouched == returned["ontime"]["commit"]
+    for student in ("ontime", "stubby"):
+        page = sorted(report.feedback_folder(out, student, A).glob("*.html"))[0]
+        page.write_bytes(page.read_bytes() + b"<!-- graded again -->\n")
+    pull = ["--org", ORG, "--url-template", f"file://{loop['base']}/repos/{{assignment}}-{{student}}.git"]
+    proc = cli("return", out, "--roster", loop["roster"], *pull, cwd=course)
+    assert "2 feedback branches updated" in proc.stdout and "0 failed" in proc.stdout
+    # ontime: pushed over the commit collect saw, which stays its parent (the history is kept)
+    assert sh(["git", "rev-parse", "feedback^"], cwd=bares["ontime"]).strip() == untouched
+    # stubby: the push over what collect saw was refused; the tip was asked for again and the branch put back
+    assert "stubby: the feedback branch was changed by someone else: putting it back" in proc.stdout
+    assert tip(bares["stubby"], "feedback") != tampered
+    after = json.loads((out / "returned.json").read_text())
+    for student in ("ontime", "stubby"):
+        files = branch_files(bares[student], "feedback")
+        assert any(data.endswith(b"<!-- graded again -->\n") for data in files.values())
+        assert b"27 / 27" not in files["README.md"] or student == "ontime"
+        assert after[student]["commit"] == tip(bares[student], "feedback")
 
 
 def test_a_failing_status_api_is_a_line_and_exit_1(loop, course, tmp_path):

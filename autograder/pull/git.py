@@ -20,6 +20,7 @@ import base64
 import hashlib
 import os
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -242,17 +243,21 @@ class Git:
             else:
                 self._run_env(["read-tree", "--empty"], repo, env_index)
             lines = []
-            on_disk = sorted((rel, src) for rel, src in files.items() if isinstance(src, Path))
-            if on_disk:  # one git process for every file on disk
-                paths = "".join(f"{src}\n" for _, src in on_disk).encode()
-                shas = self.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], repo,
-                                input=paths).stdout.decode().split()
-                lines += [f"100644 {sha}\t{prefix}{rel}\n" for (rel, _), sha in zip(on_disk, shas)]
-            for rel, data in sorted(files.items()):
-                if isinstance(data, Path):
-                    continue
-                sha = self.run(["hash-object", "-w", "--stdin"], repo, input=data).stdout.decode().strip()
-                lines.append(f"100644 {sha}\t{prefix}{rel}\n")
+            with tempfile.TemporaryDirectory(dir=repo, prefix="autograder-blobs-") as spill:
+                on_disk = []
+                for n, (rel, src) in enumerate(sorted(files.items())):
+                    if not isinstance(src, Path):  # bytes: a file of their own, hashed with the rest
+                        path = Path(spill) / str(n)
+                        path.write_bytes(src)
+                        src = path
+                    on_disk.append((rel, src))
+                if on_disk:  # one git process for every file
+                    paths = "".join(f"{src}\n" for _, src in on_disk).encode()
+                    shas = self.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], repo,
+                                    input=paths).stdout.decode().split()
+                    if len(shas) != len(on_disk):
+                        raise GitError("git hash-object did not name every file")
+                    lines += [f"100644 {sha}\t{prefix}{rel}\n" for (rel, _), sha in zip(on_disk, shas)]
             if lines:
                 self._run_env(["update-index", "--add", "--index-info"], repo, env_index,
                               input="".join(lines).encode())
@@ -282,7 +287,9 @@ class Git:
         args = ["push", "-q", "--no-verify", "--no-recurse-submodules"]
         if lease is not None:
             args.append(f"--force-with-lease=refs/heads/{branch}:{lease}")
-        target = f"{'+' if force else ''}{commit}:refs/heads/{branch}"
+        # A '+' would force the update past a lease that no longer holds: with a lease, the lease alone allows
+        # the update (fast-forward or not) while the branch is where the lease says, and refuses it otherwise.
+        target = f"{'+' if force and lease is None else ''}{commit}:refs/heads/{branch}"
         proc = self.run([*args, "--", url, target], repo, url=url, check=False)
         if proc.returncode == 0:
             return True

@@ -19,6 +19,7 @@ import concurrent.futures
 import dataclasses
 import json
 import tempfile
+import threading
 from pathlib import Path
 
 from autograder import report
@@ -227,6 +228,9 @@ def _branch_page(url: str, repository: str, branch: str) -> str | None:
     return f"https://github.com/{repository}/tree/{branch}" if url.startswith("https://github.com/") else None
 
 
+_FETCHING = threading.Lock()
+
+
 def _settled(tree: str, before: dict, branch: str, seen_tip) -> bool:
     """The feedback is the tree pushed last time, and the branch still held that commit when collect looked."""
     return bool(before.get("commit") and before.get("tree") == tree and isinstance(seen_tip, dict)
@@ -240,11 +244,15 @@ def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, tree: st
 
     ``seen_tip`` is the branch's tip as this cycle's ``collect`` saw it (``feedback_tip``): when it is
     the commit pushed last time and the tree is the same, nothing runs at all (a branch changed after
-    that collect is put back in the next cycle); otherwise the tip is asked for again.
+    that collect is put back in the next cycle). When it is the commit pushed last time and the tree
+    changed, the new commit is pushed over it without asking for the tip again (the push's lease
+    still requires that tip); otherwise, or when that push is refused, the tip is asked for again.
     """
     if _settled(tree, before, branch, seen_tip):
         return None  # unchanged, and the branch was ours when collect looked: no git process
-    tip = git.ls_remote(url, f"refs/heads/{branch}")
+    ours_when_collected = bool(isinstance(seen_tip, dict) and seen_tip.get("branch") == branch
+                               and before.get("commit") and seen_tip.get("sha") == before["commit"])
+    tip = before["commit"] if ours_when_collected else git.ls_remote(url, f"refs/heads/{branch}")
     ours = tip is not None and tip == before.get("commit")
     if ours and before.get("tree") == tree:
         return None  # unchanged: one ls-remote, no other git process
@@ -253,12 +261,15 @@ def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, tree: st
         raise GitError(f"internal: tree {written} != {tree}")
     parent = None
     if ours:
-        git.fetch(repo, url, f"refs/heads/{branch}", depth=1)  # the course's own last feedback commit
-        fetched = git.run(["rev-parse", "refs/autograder/fetched"], repo).stdout.decode().strip()
+        with _FETCHING:  # one at a time: the threads share the scratch repository, its shallow file and ref
+            git.fetch(repo, url, f"refs/heads/{branch}", depth=1)  # the course's own last feedback commit
+            fetched = git.run(["rev-parse", "refs/autograder/fetched"], repo).stdout.decode().strip()
         parent = fetched if fetched == tip else None
     elif tip is not None:
         echo(f"{student}: the {branch} branch was changed by someone else: putting it back")
     commit = git.commit(repo, tree, "Feedback from the course's autograder\n", parent=parent)
     if not git.push(repo, url, commit, branch, force=True, lease=tip or ""):
+        if ours_when_collected:  # it moved after collect looked: ask for the tip and decide again
+            return _push_one(git, repo, url, branch, files, tree, before, echo, student)
         raise GitError(f"the {branch} branch moved while feedback was pushed; run return again")
     return {"commit": commit, "tree": tree}

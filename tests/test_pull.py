@@ -42,7 +42,7 @@ from autograder.commands import grade, student_template
 from autograder.pull import collect as pull_collect
 from autograder.pull import record as pull_record
 from autograder.pull import roster as pull_roster
-from autograder.pull.git import SAFE_CONFIG, Git
+from autograder.pull.git import SAFE_CONFIG, Git, GitError
 
 from .conftest import write_student
 from .helpers import ROOT
@@ -459,6 +459,17 @@ def test_a_push_with_a_lease_lands_only_while_the_branch_is_where_the_lease_says
     again = git.commit(repo, git.write_tree(repo, {"README.md": b"feedback again"}), "again\n")
     assert git.push(repo, f"file://{bare}", again, "new", force=True, lease="") is False  # it exists now
     assert tip(bare, "new") == ours
+
+
+def test_blobs_are_read_in_one_batch_byte_for_byte(tmp_path):
+    git = Git()
+    repo = git.init_bare(tmp_path / "repo")
+    contents = [b"", b"\n", b"a\nb\n\n", bytes(range(256)) * 3, b"x" * 70_000]
+    shas = [git.run(["hash-object", "-w", "--stdin"], repo, input=data).stdout.decode().strip() for data in contents]
+    assert git.blobs(repo, shas + shas[:2]) == dict(zip(shas, contents))  # a name twice is read once
+    assert git.blobs(repo, []) == {}
+    with pytest.raises(GitError):
+        git.blobs(repo, [shas[0], "0" * 40])
 
 
 def test_two_publishes_at_once_both_land(loop, tmp_path, course):

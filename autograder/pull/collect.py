@@ -374,7 +374,7 @@ def _fetch_one(git: Git, url: str, student: str, scratch: Path, limits: Limits, 
         if total > limits.max_bytes:
             return Outcome(student, "refused", f"the commit's files are larger than {limits.max_bytes / 2**20:g} MiB "
                                                f"together", sha=sha)
-        files, notes = {}, []
+        chosen, notes = {}, []
         for mode, kind, blob_sha, _, raw in entries:
             if b"/" in raw or not raw.endswith(b".ipynb"):
                 continue
@@ -393,7 +393,9 @@ def _fetch_one(git: Git, url: str, student: str, scratch: Path, limits: Limits, 
             if not SAFE_NOTEBOOK.fullmatch(name):
                 notes.append("a notebook file with an unusable name was refused (use the released names)")
                 continue
-            files[name] = git.blob(scratch, blob_sha)
+            chosen[name] = blob_sha
+        contents = git.blobs(scratch, list(chosen.values()))  # one git process for every notebook
+        files = {name: contents[blob_sha] for name, blob_sha in chosen.items()}
         if not files:
             status = "refused" if notes else "no-notebooks"
             why = ("no notebook of the assignment could be collected" if notes

@@ -218,6 +218,25 @@ class Git:
     def blob(self, repo: Path, sha: str) -> bytes:
         return self.run(["cat-file", "blob", sha], repo).stdout
 
+    def blobs(self, repo: Path, shas: list) -> dict:
+        """sha -> bytes of each blob named in ``shas``, read by one git process (``cat-file --batch``)."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        out = self.run(["cat-file", "--batch"], repo, input="".join(f"{sha}\n" for sha in wanted).encode()).stdout
+        found, at = {}, 0
+        for sha in wanted:  # "<sha> blob <size>\n<content>\n" for each, in order
+            end = out.find(b"\n", at)
+            head = out[at:end].decode("ascii", "replace").split() if end >= 0 else []
+            if len(head) != 3 or head[0] != sha or head[1] != "blob" or not head[2].isdigit():
+                raise GitError(f"git cat-file could not read the blob {sha[:12]}")
+            size = int(head[2])
+            found[sha] = out[end + 1:end + 1 + size]
+            if len(found[sha]) != size:
+                raise GitError(f"git cat-file could not read the blob {sha[:12]}")
+            at = end + 1 + size + 1
+        return found
+
     # -- writing a tree and a commit without a work tree ------------------------------
     def write_tree(self, repo: Path, files: dict, base: str | None = None, prefix: str = "") -> str:
         """A tree: ``base``'s tree with ``prefix`` (a folder, or everything when "") replaced by ``files``.
@@ -240,8 +259,7 @@ class Git:
                 self._run_env(["read-tree", base], repo, env_index)
                 self._run_env(["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", prefix.rstrip("/")],
                               repo, env_index)
-            else:
-                self._run_env(["read-tree", "--empty"], repo, env_index)
+            # (otherwise the index file does not exist yet: git starts from an empty one)
             lines = []
             with tempfile.TemporaryDirectory(dir=repo, prefix="autograder-blobs-") as spill:
                 on_disk = []

@@ -21,8 +21,6 @@ import importlib
 import os
 import sys
 
-from autograder.course import CourseError  # stdlib only: the course package imports nbformat lazily
-
 #: verb -> (module, one-line summary for ``autograder --help``)
 VERBS = {
     "check": ("autograder.commands.check", "students: run the public tests of notebooks, print points per task"),
@@ -76,6 +74,8 @@ def main(argv=None) -> int:
             from autograder import sandbox  # the standard library only, like this module
 
             sandbox.launch_early()  # the first worker's zygote warms up while `grade` loads (about 0.3 s sooner)
+    from autograder.course import CourseError  # (after the launch: stdlib only, nbformat is imported lazily)
+
     module, parser = verb_parser(top.verb)
     args = parser.parse_args(top.args)
     try:

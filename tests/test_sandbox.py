@@ -587,6 +587,65 @@ def test_twins_of_an_early_zygote_are_forks_of_it_each_serving_only_the_worker_t
     assert sandbox._HELD == []
 
 
+def test_a_twin_whose_fork_failed_is_answered_with_a_socket_and_skipped_and_the_next_one_is_taken(monkeypatch,
+                                                                                                  tmp_path):
+    import json
+    import threading
+
+    from autograder import sandbox
+    from autograder.sandbox import zygote
+
+    # the zygote's side: a failed fork is answered (pid None), with a socket all the same
+    ours, theirs = socket.socketpair()
+
+    def no_fork():
+        raise OSError("no memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert zygote._twin(theirs, str(tmp_path / "s")) is None
+    data, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    assert json.loads(data[wire.HEADER.size:]) == {"op": "twin", "pid": None} and len(fds) == 1
+    os.close(fds[0])
+    monkeypatch.undo()
+    ours.close()
+    theirs.close()
+    # the run's side: a zygote answers two twin requests, the first one failed, the second one a process
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    run_end, zygote_end = socket.socketpair()
+    stand_in = subprocess.Popen(["sleep", "60"])  # stands for the twin process
+    twin_end, twin_theirs = socket.socketpair()
+
+    def fake_zygote():
+        requests = [wire.recv(zygote_end, timeout=30) for _ in range(2)]
+        assert [r["op"] for r in requests] == ["twin", "twin"]
+        wire.send(zygote_end, {"op": "ready", "pid": os.getpid()})
+        spare, _ = socket.socketpair()
+        for pid, end in ((None, spare), (stand_in.pid, twin_theirs)):
+            header = json.dumps({"op": "twin", "pid": pid}).encode()
+            socket.send_fds(zygote_end, [wire.HEADER.pack(len(header)) + header], [end.fileno()])
+        wire.send(twin_end, {"op": "ready", "pid": stand_in.pid})
+
+    helper = threading.Thread(target=fake_zygote)
+    helper.start()
+    first = subprocess.Popen(["sleep", "60"])  # stands for the zygote the twins are forks of
+    launch = sandbox.Launch(sandbox._Adopted(first.pid), run_end, str(tmp_path / "first"), tempfile.TemporaryFile())
+    try:
+        [twin] = launch.twins(2, timeout=30)
+        helper.join(30)
+        assert twin.proc.pid == stand_in.pid and twin.ready == {"op": "ready", "pid": stand_in.pid}
+        assert launch.ready["op"] == "ready" and os.path.isdir(twin.scratch)
+        assert os.listdir(tmp_path) == [os.path.basename(twin.scratch)]  # the failed twin's folder is removed
+        twin.discard()  # kills the stand-in through its pidfd
+        assert stand_in.wait(timeout=30) == -9 and os.listdir(tmp_path) == []
+        assert first.poll() is None  # the zygote itself stays, for the first worker
+    finally:
+        launch.handed_over()
+        for process in (stand_in, first):
+            process.kill()
+            process.wait()
+
+
 def test_an_early_zygote_nobody_took_is_discarded_at_exit(tmp_path):
     script = ("import os, sys\nfrom autograder import sandbox\nsandbox.launch_early()\n"
               "print(sandbox._EARLY[0].proc.pid, sandbox._EARLY[0].scratch, flush=True)\n")

@@ -309,14 +309,15 @@ class Launch:
             if ready.get("op") != "ready":
                 return made
             self.ready = ready
-            for folder in folders:  # every request is answered, in order
+            self.ctrl.settimeout(timeout)
+            for folder in folders:  # every request is answered, in order, each answer with one socket
                 data, fds, _, _ = socket.recv_fds(self.ctrl, 4096, 1)
                 if not fds:
-                    continue
+                    raise OSError("the zygote answered a twin request without a socket")
                 ctrl = socket.socket(fileno=fds[0])
                 try:
                     proc = _Adopted(int(json.loads(data[wire.HEADER.size:])["pid"]))
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError, KeyError, TypeError):  # (pid None: its fork failed)
                     ctrl.close()
                     continue
                 try:
@@ -328,10 +329,11 @@ class Launch:
                     ctrl.close()
                     continue
                 made.append(Launch(proc, ctrl, folder, _shared(self.log), said))
-        except (OSError, wire.WireError):
-            if self.ready is None:  # not warm in time: no worker may read the answers still queued to it
-                self.proc.kill()
+        except (OSError, wire.WireError):  # (socket.timeout is an OSError)
+            self.proc.kill()  # not warm in time, or broke the protocol: no worker may read what is still queued
         finally:
+            if self.ctrl.fileno() >= 0:
+                self.ctrl.settimeout(None)
             taken = {twin.scratch for twin in made}
             for folder in folders:
                 if folder not in taken:

@@ -300,7 +300,8 @@ def _twin(ctrl: socket.socket, scratch: str) -> tuple[socket.socket, str] | None
     The twin starts warm (a fork costs milliseconds; a new zygote's imports about half a second)
     and then serves its own control socket, whose other end goes back over ``ctrl`` with the
     twin's pid; ``scratch`` is its own folder (made by the run). A fork that fails is answered
-    with no socket.
+    with the pid None (and a socket all the same: every answer carries one, so that answers
+    never run together on the stream).
     """
     ours, theirs = socket.socketpair()
     try:
@@ -313,7 +314,7 @@ def _twin(ctrl: socket.socket, scratch: str) -> tuple[socket.socket, str] | None
         return theirs, scratch
     theirs.close()
     header = json.dumps({"op": "twin", "pid": pid}).encode()
-    socket.send_fds(ctrl, [wire.HEADER.pack(len(header)) + header], [ours.fileno()] if pid else [])
+    socket.send_fds(ctrl, [wire.HEADER.pack(len(header)) + header], [ours.fileno()])
     ours.close()
     return None
 

@@ -526,12 +526,21 @@ def test_a_zygote_started_early_is_adopted_replaced_when_it_dies_and_reaped_by_i
     assert os.listdir(private) == []
 
 
-def _parent_of(pid: int) -> int:
+#: a fresh, single-threaded interpreter (forking pytest's process, which may hold threads, could deadlock the child):
+#: the run's side of twins, a forked worker that adopts one, and the others still serving; prints what it saw
+TWINS_RUN = r"""
+import json, os
+from autograder import sandbox
+from autograder.bridge import codec
+from autograder.sandbox import SandboxConfig, Zygote
+
+
+def parent_of(pid):
     with open(f"/proc/{pid}/status") as fh:
         return int(next(line.split()[1] for line in fh if line.startswith("PPid:")))
 
 
-def _socket_inodes(pid: int) -> set:
+def sockets_of(pid):
     found = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -543,48 +552,61 @@ def _socket_inodes(pid: int) -> set:
     return found
 
 
-def test_twins_of_an_early_zygote_are_forks_of_it_each_serving_only_the_worker_that_adopted_it(monkeypatch, tmp_path):
-    from autograder import sandbox
+def answer(z):
+    session = z.spawn()
+    ok, _ = session.run_cell("x = 6 * 7", 20)
+    reply = session.request({"kind": "get", "target": "x", "attr": None}, 20)
+    session.close()
+    return codec.decode(reply["value"]) if ok and reply.get("ok") else None
 
+
+launch = sandbox.Launch()
+twins = launch.twins(2)  # waits until the zygote is warm, as the run does before forking its workers
+facts = {"twins": len(twins), "ready": launch.ready.get("op"), "zygote": launch.proc.pid,
+         "pids": [t.proc.pid for t in twins], "parents": [parent_of(t.proc.pid) for t in twins],
+         "scratches": len({launch.scratch, *(t.scratch for t in twins)})}
+sockets = {f"socket:[{os.fstat(held.ctrl.fileno()).st_ino}]" for held in (launch, *twins)}
+worker = os.fork()
+if worker == 0:  # a grading worker: adopts the second twin
+    status = 3
+    try:
+        with Zygote(SandboxConfig(isolate=False), launch=twins[1]) as z:
+            got = answer(z)
+            kept = sockets_of(os.getpid()) & (sockets - {f"socket:[{os.fstat(z.ctrl.fileno()).st_ino}]"})
+            status = 0 if got == 42 and z.proc.pid == twins[1].proc.pid and not kept else 2
+    finally:
+        os._exit(status)
+twins[1].handed_over()
+facts["worker"] = os.waitpid(worker, 0)[1]
+twins[1].reap(timeout=30)  # its worker closed it: it ended (and its zygote collected it)
+facts["its_scratch_left"] = os.path.exists(twins[1].scratch)
+facts["others"] = []
+for held in (twins[0], launch):  # the others still serve (here adopted in this process)
+    with Zygote(SandboxConfig(isolate=False), launch=held) as z:
+        facts["others"].append([z.proc.pid == held.proc.pid, answer(z)])
+    held.reap(timeout=30)
+facts["held"] = len(sandbox._HELD)
+print(json.dumps(facts))
+"""
+
+
+def test_twins_of_an_early_zygote_are_forks_of_it_each_serving_only_the_worker_that_adopted_it(tmp_path):
     private = tmp_path / "tmp"
     private.mkdir()
-    monkeypatch.setenv("TMPDIR", str(private))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    launch = sandbox.Launch()
-    twins = launch.twins(2)  # waits until the zygote is warm, as the run does before forking its workers
-    assert len(twins) == 2 and launch.ready["op"] == "ready"
-    pids = [twin.proc.pid for twin in twins]
-    assert len({launch.proc.pid, *pids}) == 3
-    assert [_parent_of(pid) for pid in pids] == [launch.proc.pid] * 2  # forked from the warm zygote, not started
-    assert len({launch.scratch, *(twin.scratch for twin in twins)}) == 3  # a scratch folder each
-    sockets = {f"socket:[{os.fstat(held.ctrl.fileno()).st_ino}]" for held in (launch, *twins)}
-    worker = os.fork()
-    if worker == 0:  # a grading worker: adopts the second twin
-        status = 1
-        try:
-            with Zygote(SandboxConfig(isolate=False), launch=twins[1]) as z:
-                session = z.spawn()
-                answer = _get(session, "x = 6 * 7")
-                session.close()
-                others = sockets - {f"socket:[{os.fstat(z.ctrl.fileno()).st_ino}]"}
-                kept = _socket_inodes(os.getpid()) & others  # the run's copies of the other zygotes' sockets
-            status = 0 if answer == 42 and z.proc.pid == pids[1] and not kept else 2
-        finally:
-            os._exit(status)
-    twins[1].handed_over()
-    assert os.waitpid(worker, 0)[1] == 0
-    twins[1].reap(timeout=30)  # its worker closed it: it ended (and its zygote collected it)
-    assert not os.path.exists(twins[1].scratch)
-    for held in (twins[0], launch):  # the others still serve (here adopted in this process)
-        with Zygote(SandboxConfig(isolate=False), launch=held) as z:
-            assert z.proc.pid == held.proc.pid
-            session = z.spawn()
-            assert _get(session, "x = 6 * 7") == 42
-            session.close()
-        held.reap(timeout=30)
+    proc = subprocess.run([sys.executable, "-c", TWINS_RUN], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TMPDIR": str(private)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads(proc.stdout.splitlines()[-1])
+    assert facts["twins"] == 2 and facts["ready"] == "ready"
+    assert len({facts["zygote"], *facts["pids"]}) == 3
+    assert facts["parents"] == [facts["zygote"]] * 2  # forked from the warm zygote, not started anew
+    assert facts["scratches"] == 3  # a scratch folder each
+    assert facts["worker"] == 0  # it got its answer from its twin, and holds no socket of the other zygotes
+    assert facts["its_scratch_left"] is False
+    assert facts["others"] == [[True, 42], [True, 42]]
+    assert facts["held"] == 0
     assert os.listdir(private) == []
-    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
-    assert sandbox._HELD == []
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in [facts["zygote"], *facts["pids"]])
 
 
 def test_a_twin_whose_fork_failed_is_answered_with_a_socket_and_skipped_and_the_next_one_is_taken(monkeypatch,

@@ -160,6 +160,14 @@ def _sleeper(course: Path, folder: Path, student: str) -> None:
     path.write_text(notebooks.dumps(nb))
 
 
+def _grade_in_background(course: Path, sub: Path, rec: Path, private: Path, jobs: int) -> subprocess.Popen:
+    """``autograder grade`` as its own session (for killpg), long timeouts (the sleepers), TMPDIR ``private``."""
+    return subprocess.Popen([PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec),
+                             "--jobs", str(jobs), "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout",
+                             "400"], cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
+
+
 # -- reuse -------------------------------------------------------------------------------
 
 def test_unchanged_students_are_reused_byte_for_byte_and_force_regrades_the_same(mine, tmp_path):
@@ -492,10 +500,7 @@ def test_a_worker_killed_mid_notebook_costs_only_that_notebook(mine, tmp_path):
     write_student(mine, sub, A, "b-ref")
     private = tmp_path / "tmp"
     private.mkdir()
-    proc = subprocess.Popen([PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec),
-                             "--jobs", "1", "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout", "400"],
-                            cwd=mine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
+    proc = _grade_in_background(mine, sub, rec, private, jobs=1)
     try:
         worker, zygote, child = _sandbox_of(proc.pid)
         assert zygote in _children(proc.pid)  # the run started it early; its worker adopted it
@@ -546,10 +551,7 @@ def test_a_second_worker_adopts_a_twin_of_the_early_zygote_which_ends_with_that_
     _sleeper(mine, sub, "a-sleepy")
     _sleeper(mine, sub, "b-sleepy")
     private.mkdir()
-    proc = subprocess.Popen([PY, "-m", "autograder.cli", "grade", str(sub), "--assignment", A, "--out", str(rec),
-                             "--jobs", "2", "--no-gradebook", "--cell-timeout", "200", "--notebook-timeout", "400"],
-                            cwd=mine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "TMPDIR": str(private)})
+    proc = _grade_in_background(mine, sub, rec, private, jobs=2)
     try:
         end = time.monotonic() + 300
         sleepers = []

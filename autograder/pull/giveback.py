@@ -231,10 +231,15 @@ def _branch_page(url: str, repository: str, branch: str) -> str | None:
 _FETCHING = threading.Lock()
 
 
+def _ours_when_collected(before: dict, branch: str, seen_tip) -> bool:
+    """The branch held the commit pushed last time when this cycle's collect looked."""
+    return bool(before.get("commit") and isinstance(seen_tip, dict) and seen_tip.get("branch") == branch
+                and seen_tip.get("sha") == before["commit"])
+
+
 def _settled(tree: str, before: dict, branch: str, seen_tip) -> bool:
     """The feedback is the tree pushed last time, and the branch still held that commit when collect looked."""
-    return bool(before.get("commit") and before.get("tree") == tree and isinstance(seen_tip, dict)
-                and seen_tip.get("branch") == branch and seen_tip.get("sha") == before["commit"])
+    return before.get("tree") == tree and _ours_when_collected(before, branch, seen_tip)
 
 
 def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, tree: str, before: dict, echo, student,
@@ -250,8 +255,7 @@ def _push_one(git: Git, repo: Path, url: str, branch: str, files: dict, tree: st
     """
     if _settled(tree, before, branch, seen_tip):
         return None  # unchanged, and the branch was ours when collect looked: no git process
-    ours_when_collected = bool(isinstance(seen_tip, dict) and seen_tip.get("branch") == branch
-                               and before.get("commit") and seen_tip.get("sha") == before["commit"])
+    ours_when_collected = _ours_when_collected(before, branch, seen_tip)
     tip = before["commit"] if ours_when_collected else git.ls_remote(url, f"refs/heads/{branch}")
     ours = tip is not None and tip == before.get("commit")
     if ours and before.get("tree") == tree:

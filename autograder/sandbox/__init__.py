@@ -230,9 +230,7 @@ class _Adopted:
         if self.returncode is None and not select.select([self.pidfd], [], [], timeout)[0]:
             raise subprocess.TimeoutExpired(f"zygote {self.pid}", timeout)
         self.returncode = -1
-        if self.pidfd >= 0:
-            os.close(self.pidfd)
-            self.pidfd = -1
+        self.forget()
         return self.returncode
 
     def kill(self) -> None:
@@ -243,7 +241,7 @@ class _Adopted:
                 pass
 
     def forget(self) -> None:
-        """Close the pidfd without waiting (a forked worker's copy of a zygote that another worker adopts)."""
+        """Close the pidfd (once it ended; or, without waiting, a forked worker's copy of another worker's zygote)."""
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1

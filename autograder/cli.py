@@ -34,6 +34,8 @@ VERBS = {
                 "instructors/CI: fetch what changed in the students' repositories into submitted/"),
     "publish": ("autograder.commands.publish", "instructors/CI: the record folder to the course's grades branch"),
     "return": ("autograder.commands.return_", "instructors/CI: each student's feedback to their feedback branch"),
+    "cycle": ("autograder.commands.cycle",
+              "instructors: the pull loop once on one machine: collect, grade, return, publish"),
     "new-task": ("autograder.commands.new_task",
                  "instructors: write the skeleton of a new task (notebook, checks, key, mutants)"),
 }
@@ -67,7 +69,7 @@ def verb_parser(verb: str):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     top = _top_parser().parse_args(argv)
-    if top.verb == "grade":  # before NumPy loads: no BLAS thread pool, so grading workers can be forked
+    if top.verb in ("grade", "cycle"):  # before NumPy loads: no BLAS thread pool, so grading workers can be forked
         for name in BLAS_THREADS:
             os.environ.setdefault(name, "1")
         if not {"-h", "--help"} & set(top.args):

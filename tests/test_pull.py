@@ -571,6 +571,120 @@ def test_collect_bad_arguments_exit_2(course, tmp_path):
     assert proc.returncode == 2 and "must not hold credentials" in proc.stderr
 
 
+# -- autograder cycle: the loop on one machine -------------------------------------------
+
+def test_cycle_runs_the_loop_on_one_machine_and_then_only_what_changed(loop, course, tmp_path):
+    """`autograder cycle` on persistent folders (a lecturer's computer): the same reports as the four verbs."""
+    base = tmp_path / "one"
+    repos, work, private = base / "repos", base / "work", base / "tmp"
+    for folder in (repos, work, private):
+        folder.mkdir(parents=True)
+    bares = {s: repos / f"{A}-{s}.git" for s in ("ontime", "stubby")}
+    for bare in bares.values():
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+    write_student(course, work / "solved", A, "ontime")
+    push_tree(bares["ontime"], work / "solved" / "ontime" / A)
+    shutil.copytree(course / "release" / A, work / "stubby")
+    push_tree(bares["stubby"], work / "stubby")
+    course_bare = base / "course.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(course_bare)])
+    roster = base / "roster.csv"
+    roster.write_text("student\nontime\nstubby\nmissing\n")
+    record, dest = base / "record" / A, base / "submitted"
+
+    def cycle() -> tuple[subprocess.CompletedProcess, dict]:
+        before = {s: tip(b, "feedback") for s, b in bares.items()}
+        env = {**os.environ, "AUTOGRADER_GIT_TOKEN": TOKEN, "TMPDIR": str(private)}
+        env.pop("GITHUB_OUTPUT", None)
+        proc = subprocess.run([sys.executable, "-m", "autograder.cli", "cycle", str(roster), "--assignment", A,
+                               "--record", str(record), "--dest", str(dest), "--org", ORG, "--url-template",
+                               f"file://{repos}/{{assignment}}-{{student}}.git", "--publish-to",
+                               f"file://{course_bare}", "--jobs", "2", "--no-gradebook"],
+                              cwd=course, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert list(private.iterdir()) == []  # the zygote and every scratch folder are gone
+        assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p) and str(private) in _reads(p)]
+        for secret in SECRET_FORMS:
+            assert secret not in proc.stdout + proc.stderr
+        return proc, {s: before[s] != tip(b, "feedback") for s, b in bares.items()}
+
+    first, moved = cycle()
+    assert "collect: 3 students, 3 changed, 1 missing" in first.stdout
+    assert "graded 2 student(s) (8 notebooks) and reused 0" in first.stdout
+    assert "return: 2 feedback branches updated" in first.stdout and "publish: backprop/" in first.stdout
+    assert first.stdout.strip().splitlines()[-1].startswith(
+        "cycle: 3 changed, 2 collected, 2 graded or kept by grade, 2 feedback branch(es) updated, 0 failed; "
+        "published ")
+    assert moved == {"ontime": True, "stubby": True}
+    # the same scores, notebook by notebook, as the four verbs gave the same students in the loop above
+    for student in ("ontime", "stubby", "missing"):
+        mine, theirs = report_of(record, student), report_of(loop[1]["out"], student)
+        assert [(nb["notebook"], nb["status"], nb["score"]) for nb in mine["notebooks"]] == \
+            [(nb["notebook"], nb["status"], nb["score"]) for nb in theirs["notebooks"]], student
+    grades_tip = tip(course_bare, "grades")
+    assert {f"{A}/grades.csv", f"{A}/reports/missing--{A}.json"} <= set(branch_files(course_bare, "grades"))
+
+    # ontime changes one notebook: only ontime is graded again (stubby's report is kept), returned, published
+    solved = work / "solved" / "ontime" / A
+    shutil.copy2(course / "release" / A / "sigmoid_mlp.ipynb", solved / "sigmoid_mlp.ipynb")
+    push_tree(bares["ontime"], solved, message="redo sigmoid")
+    stubby_report = (record / "reports" / f"stubby--{A}.json").read_bytes()
+    second, moved = cycle()
+    assert "collect: 3 students, 1 changed, 1 missing" in second.stdout
+    assert "graded 1 student(s) (4 notebooks) and reused 1" in second.stdout
+    assert moved == {"ontime": True, "stubby": False}
+    assert next(nb for nb in report_of(record, "ontime")["notebooks"] if nb["notebook"] == "sigmoid_mlp")["score"] == 0
+    assert (record / "reports" / f"stubby--{A}.json").read_bytes() == stubby_report
+    assert tip(course_bare, "grades") != grades_tip
+    grades_tip = tip(course_bare, "grades")
+
+    # nothing changed: every report kept, no feedback commit; the grades branch gets the feedback tip that the
+    # second cycle's return pushed (collected.json), and the next cycle makes no commit at all
+    third, moved = cycle()
+    assert "collect: 3 students, 0 changed" in third.stdout
+    assert "graded 0 student(s) (0 notebooks) and reused 2" in third.stdout
+    assert moved == {"ontime": False, "stubby": False} and tip(course_bare, "grades") != grades_tip
+    grades_tip = tip(course_bare, "grades")
+    fourth, moved = cycle()
+    assert "graded 0 student(s) (0 notebooks) and reused 2" in fourth.stdout and "no commit" in fourth.stdout
+    assert moved == {"ontime": False, "stubby": False} and tip(course_bare, "grades") == grades_tip
+
+    # a fresh submitted/ folder and nothing changed: nothing to grade, the class files are rebuilt from the reports
+    (record / "grades.csv").unlink()
+    dest = base / "fresh-submitted"
+    fifth, moved = cycle()
+    assert f"nothing to grade: no submission of {A} in {dest}" in fifth.stdout and "grading " not in fifth.stdout
+    assert ", nothing graded or kept by grade, 0 feedback branch(es) updated" in fifth.stdout
+    assert sorted(r["student"] for r in csv.DictReader((record / "grades.csv").read_text().splitlines())) == \
+        ["missing", "ontime", "stubby"]
+    assert moved == {"ontime": False, "stubby": False} and tip(course_bare, "grades") == grades_tip
+
+
+def _reads(path: Path) -> str:
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_cycle_bad_arguments_exit_2_before_anything_is_touched(course, tmp_path):
+    roster = tmp_path / "r.csv"
+    roster.write_text("student\nada\n")
+    for args, error in [(["--jobs", "0"], "--jobs must be at least 1"),
+                        (["--deadline", "2026-11-20T23:59"], "--deadline"),
+                        ([], f"{roster}, line 2: ada has no 'repository': give --org")]:
+        proc = cli("cycle", roster, "--assignment", A, "--record", tmp_path / "rec", "--dest", tmp_path / "sub",
+                   *args, cwd=course, check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("autograder cycle: error: ") and error in lines[0], lines
+        assert not (tmp_path / "sub").exists()
+    assert not (tmp_path / "rec").exists() or not any((tmp_path / "rec").iterdir())
+    helped = cli("cycle", "--help", cwd=course)
+    assert all(word in helped.stdout for word in ("collect, grade, return and publish", "--publish-to",
+                                                  "AUTOGRADER_GIT_TOKEN"))
+
+
 # -- no dependencies: collect runs before anything is installed -------------------------
 
 def test_collect_runs_in_a_venv_without_the_dependencies(loop, course, tmp_path):

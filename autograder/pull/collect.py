@@ -109,7 +109,7 @@ def collect(roster_path: Path, assignment: str, dest: Path, out: Path, *, root: 
     roster.check_template(url_template)
     limits = limits or Limits()
     entries = roster.read(roster_path, assignment=assignment, org=org, echo=echo)
-    rule = _with_roster_extensions(rule or deadlines.Rule(), entries)
+    rule = with_roster_extensions(rule or deadlines.Rule(), entries)
     notebooks = record.expected_notebooks(root, assignment)
     out, dest = Path(out), Path(dest)
     make_folder(out, "--record")
@@ -289,8 +289,11 @@ def _utc(text: str):
     return deadlines.parse_time(text, "push time")
 
 
-def _with_roster_extensions(rule: deadlines.Rule, entries: list) -> deadlines.Rule:
-    """``rule`` plus the roster's ``extension`` column (an ``--extensions`` file wins for a student in both)."""
+def with_roster_extensions(rule: deadlines.Rule, entries: list) -> deadlines.Rule:
+    """``rule`` plus the roster's ``extension`` column (an ``--extensions`` file wins for a student in both).
+
+    The rule collect decides under; ``autograder cycle`` gives grade the same one.
+    """
     from_roster = {e.student: e.extension for e in entries if e.extension}
     if not from_roster:
         return rule

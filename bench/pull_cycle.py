@@ -8,10 +8,12 @@ its command (``python -m autograder.cli``):
   2. a cycle on a fresh runner (the record restored from the ``grades`` branch) in
      which one student changed one notebook: collect, grade (reuse), return, publish;
   3. a full regrade of the same N submissions (``grade --force``);
+  4. the cycle of 2 as one command, ``autograder cycle`` (another student changed): one process,
+     whose first grading zygote warms up while collect runs;
 
-2 and 3 in ``--rounds`` interleaved rounds (another student changes in each), because the
-machines are noisy; it prints the seconds of each step (minimum and median) and the ratio
-full regrade / cycle of the medians (and of the minimums).
+2, 4 and 3 in ``--rounds`` interleaved rounds (other students change in each), because the
+machines are noisy; it prints the seconds of each step (minimum and median) and the ratios
+full regrade / cycle of the medians (and of the minimums), for the four commands and for the one.
 
     python bench/pull_cycle.py [--students 200] [--assignment exam22] [--jobs 2] [--rounds 3] [--keep DIR]
 """
@@ -81,6 +83,25 @@ def cycle(work: Path, n: int, args, roster: Path, course_bare: Path, url: str) -
     return times, lines
 
 
+def one_command(work: Path, n: int, args, roster: Path, course_bare: Path, url: str) -> tuple[float, str]:
+    """The same cycle as one command, ``autograder cycle``, on a fresh runner: (seconds, its output)."""
+    run = work / f"one{n}"
+    run.mkdir()
+    git("clone", "-q", "--depth", "1", "--branch", "grades", f"file://{course_bare}", str(run / "record"))
+    times = {}
+    out = step("cycle", ["cycle", roster, "--assignment", args.assignment, "--record", run / "record" / args.assignment,
+                         "--dest", run / "submitted", "--org", "bench", "--url-template", url, "--publish-to",
+                         f"file://{course_bare}", "--jobs", args.jobs], work, times)
+    return times["cycle"], out
+
+
+def change_one(work: Path, repos: Path, names: list, assignment: str, student: str) -> None:
+    """``student`` changes one notebook (back to the stub) and pushes."""
+    folder = work / "submitted" / student / assignment
+    shutil.copy2(work / "release" / assignment / f"{names[0]}.ipynb", folder / f"{names[0]}.ipynb")
+    push_folder(folder, repos / f"{assignment}-{student}.git")
+
+
 def last_line(text: str, start: str) -> str:
     return next((line for line in reversed(text.splitlines()) if line.startswith(start)), "?")
 
@@ -119,15 +140,15 @@ def main() -> int:
         git("init", "-q", "--bare", "-b", "main", str(course_bare))
         url = f"file://{repos}/{{assignment}}-{{student}}.git"
         first, first_lines = cycle(work, 1, args, roster, course_bare, url)
-        seconds, fulls = [], []
+        seconds, fulls, ones = [], [], []
         for r in range(args.rounds):
-            # one student changes one notebook (back to the stub): a different student each round
-            changed = students[r % len(students)]
-            folder = work / "submitted" / changed / args.assignment
-            shutil.copy2(work / "release" / args.assignment / f"{names[0]}.ipynb", folder / f"{names[0]}.ipynb")
-            push_folder(folder, repos / f"{args.assignment}-{changed}.git")
+            # one student changes one notebook (back to the stub): a different student each time
+            change_one(work, repos, names, args.assignment, students[(2 * r) % len(students)])
             second, second_lines = cycle(work, r + 2, args, roster, course_bare, url)
             seconds.append(second)
+            change_one(work, repos, names, args.assignment, students[(2 * r + 1) % len(students)])
+            one, one_lines = one_command(work, r + 1, args, roster, course_bare, url)
+            ones.append(one)
             # a full regrade of the same submissions (as they are now), nothing reused
             full_out = work / f"full{r + 1}"
             shutil.copytree(work / f"cycle{r + 2}" / "record" / args.assignment, full_out)
@@ -136,8 +157,8 @@ def main() -> int:
                                                 full_out, "--jobs", args.jobs, "--force"], work, full)
             fulls.append(full["grade --force"])
             print(f"round {r + 1}/{args.rounds}: cycle {sum(second.values()):.2f} s "
-                  f"({', '.join(f'{k} {v:.2f}' for k, v in second.items())}); full regrade {fulls[-1]:.1f} s",
-                  flush=True)
+                  f"({', '.join(f'{k} {v:.2f}' for k, v in second.items())}); as one command {one:.2f} s; "
+                  f"full regrade {fulls[-1]:.1f} s", flush=True)
         print(f"\n{'step':<10} {'cycle 1 (all new)':>18} {'1 changed: min':>15} {'median':>8}")
         for label in ("collect", "grade", "return", "publish"):
             values = [second[label] for second in seconds]
@@ -150,11 +171,15 @@ def main() -> int:
         print(f"a cycle with one changed student is {regrade / statistics.median(totals):.1f}x faster than the full "
               f"regrade (medians; {min(fulls) / min(totals):.1f}x by the minimums; "
               f"{regrade / statistics.median(s['grade'] for s in seconds):.1f}x for its grade step alone)")
+        print(f"the same cycle as one command (autograder cycle): min {min(ones):.2f} s, median "
+              f"{statistics.median(ones):.2f} s: {regrade / statistics.median(ones):.1f}x faster than the full "
+              f"regrade (medians; {min(fulls) / min(ones):.1f}x by the minimums)")
         print("\nthe last cycle said:")
         print("  " + last_line(second_lines["collect"], "collect:"))
         print("  " + last_line(second_lines["grade"], "graded "))
         print("  " + last_line(second_lines["return"], "return:"))
         print("  " + last_line(second_lines["publish"], "publish:"))
+        print("  " + last_line(one_lines, "cycle:") + "  (autograder cycle)")
         print("the last full regrade said:\n  " + last_line(full_lines, "graded "))
     return 0
 

@@ -685,6 +685,120 @@ def test_cycle_bad_arguments_exit_2_before_anything_is_touched(course, tmp_path)
                                                   "AUTOGRADER_GIT_TOKEN"))
 
 
+# -- heads through GitHub's GraphQL API: one request instead of an ls-remote per unchanged student -------
+
+class Heads(http.server.BaseHTTPRequestHandler):
+    """GitHub's GraphQL endpoint for collect's heads query, answered from the bare repositories on disk."""
+
+    repos: Path = Path()
+    calls: list = []
+    mode = "ok"  # "ok", "fail" (HTTP 502) or "odd" (stubby's head is not a SHA)
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        type(self).calls.append((self.path, self.headers.get("Authorization"), body))
+        if self.mode == "fail":
+            self.send_response(502)
+            self.end_headers()
+            return
+        variables, data, errors, i = body["variables"], {}, [], 0
+        while f"o{i}" in variables:
+            owner, name = variables[f"o{i}"], variables[f"n{i}"]
+            assert f"r{i}: repository(owner: $o{i}, name: $n{i})" in body["query"]
+            bare = self.repos / f"{name}.git"
+            if owner != ORG or not bare.is_dir():
+                data[f"r{i}"] = None
+                errors.append({"type": "NOT_FOUND", "path": [f"r{i}"], "message": "Could not resolve"})
+            else:
+                head, fb = (tip(bare, "main"), tip(bare, variables["ref"].removeprefix("refs/heads/")))
+                if self.mode == "odd" and name.endswith("stubby"):
+                    head = "not-a-sha"
+                data[f"r{i}"] = {"defaultBranchRef": {"target": {"oid": head}} if head else None,
+                                 "feedback": {"target": {"oid": fb}} if fb else None}
+            i += 1
+        answer = json.dumps({"data": data, **({"errors": errors} if errors else {})}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def do_GET(self):  # noqa: N802 - the activity API (push times): not here, so first-seen times
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_collect_asks_the_api_for_the_heads_of_unchanged_students_and_git_for_the_rest(course, tmp_path, monkeypatch):
+    repos, work = tmp_path / "repos", tmp_path / "work"
+    repos.mkdir()
+    bares = {s: repos / f"{A}-{s}.git" for s in ("ontime", "stubby")}
+    for bare in bares.values():
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(bare)])
+    write_student(course, work / "solved", A, "ontime")
+    push_tree(bares["ontime"], work / "solved" / "ontime" / A)
+    shutil.copytree(course / "release" / A, work / "stubby")
+    push_tree(bares["stubby"], work / "stubby")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nontime\nstubby\nmissing\n")
+    Heads.repos, Heads.calls, Heads.mode = repos, [], "ok"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Heads)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_url = f"http://127.0.0.1:{server.server_address[1]}"
+    asked = []
+    real = Git.ls_remote_refs
+    monkeypatch.setattr(Git, "ls_remote_refs", lambda self, url, *a, **k: asked.append(url.rsplit("-", 1)[1]) or
+                        real(self, url, *a, **k))
+    monkeypatch.setattr(pull_collect.github, "HEADS_PER_QUERY", 1)  # one request per repository: batches too
+
+    def both(n: int) -> tuple[list, list, list]:
+        """Collect into a record kept by git alone and into one kept with the API: (git asked, lines, posts)."""
+        results = []
+        for label, kw in (("git", {}), ("api", {"api_url": api_url, "token": TOKEN})):
+            del asked[:]
+            lines, posts = [], len(Heads.calls)
+            pull_collect.collect(roster, A, tmp_path / f"{label}-sub{n}", tmp_path / f"{label}-record", root=course,
+                                 org=ORG, url_template=f"file://{repos}/{{assignment}}-{{student}}.git",
+                                 echo=lines.append, **kw)
+            results.append((sorted(asked), lines, Heads.calls[posts:]))
+        recorded = [{s: (e["status"], e.get("sha"), e.get("notebooks"), e.get("feedback_tip"))
+                     for s, e in json.loads((tmp_path / f"{label}-record" / "collected.json").read_text())[
+                         "students"].items()} for label in ("git", "api")]
+        assert recorded[0] == recorded[1]  # the same record either way
+        assert results[0][0] == ["missing.git", "ontime.git", "stubby.git"]  # git alone asks everyone
+        return results[1]
+
+    asked_api, _, posts = both(1)  # nothing recorded yet: the API is not asked for heads
+    assert asked_api == ["missing.git", "ontime.git", "stubby.git"] and posts == []
+    asked_api, lines, posts = both(2)  # nothing changed: one request per recorded student, git only for missing
+    assert asked_api == ["missing.git"] and len(posts) == 2
+    assert all(path == "/graphql" and auth == f"Bearer {TOKEN}" and TOKEN not in json.dumps(body)
+               and "ontime" not in body["query"] and "stubby" not in body["query"] for path, auth, body in posts)
+    assert sorted(body["variables"]["n0"] for _, _, body in posts) == [f"{A}-ontime", f"{A}-stubby"]
+    assert not any("every head" in line for line in lines)
+    # ontime pushes again, and stubby's feedback branch gets a commit (as return would): git asks ontime only,
+    # and the API's feedback tip of stubby is recorded
+    solved = work / "solved" / "ontime" / A
+    shutil.copy2(course / "release" / A / "sigmoid_mlp.ipynb", solved / "sigmoid_mlp.ipynb")
+    push_tree(bares["ontime"], solved, message="redo")
+    sh(["git", "push", "-q", str(bares["stubby"]), "HEAD:refs/heads/feedback"], cwd=work / "stubby")
+    asked_api, _, _ = both(3)
+    assert asked_api == ["missing.git", "ontime.git"]
+    stubby = json.loads((tmp_path / "api-record" / "collected.json").read_text())["students"]["stubby"]
+    assert stubby["feedback_tip"] == {"branch": "feedback", "sha": tip(bares["stubby"], "feedback")}
+    Heads.mode = "odd"  # an answer that is not a SHA: that student is asked by git
+    asked_api, _, _ = both(4)
+    assert asked_api == ["missing.git", "stubby.git"]
+    Heads.mode = "fail"  # the API fails: one line, and git asks everyone
+    asked_api, lines, posts = both(5)
+    assert asked_api == ["missing.git", "ontime.git", "stubby.git"] and len(posts) == 1
+    assert [line for line in lines if "every head" in line] == [
+        "collect: every head asked by git (POST /graphql: HTTP 502 Bad Gateway)"]
+    server.shutdown()
+    server.server_close()
+
+
 # -- no dependencies: collect runs before anything is installed -------------------------
 
 def test_collect_runs_in_a_venv_without_the_dependencies(loop, course, tmp_path):

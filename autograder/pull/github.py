@@ -1,4 +1,5 @@
-"""The GitHub REST API, only where it is needed: commit statuses (``return --status``).
+"""GitHub's API, only where it is needed: commit statuses (``return --status``), push times and
+the heads of many repositories in one request (``collect``).
 
 Standard library only (``urllib``). The token goes in the ``Authorization`` header,
 never in a URL; errors are reported without the request's headers.
@@ -187,3 +188,73 @@ def last_before(push_list: list, deadline):
     """The head of the branch at ``deadline``: the SHA of the last push at or before it, or None."""
     heads = [after for when, _, after, _ in push_list if when <= deadline]
     return heads[-1] if heads else None
+
+
+#: repositories asked per GraphQL request (GitHub's limit on a connection's nodes is 100)
+HEADS_PER_QUERY = 100
+
+
+def graphql_root(api_url: str) -> str:
+    """The root under which ``/graphql`` is: the REST root, or ``https://HOST/api`` for GitHub Enterprise's
+    ``https://HOST/api/v3``."""
+    root = api_url.rstrip("/")
+    return root[: -len("/v3")] if root.endswith("/api/v3") else root
+
+
+def heads(api_url: str, repositories: list, ref: str, *, token: str | None, timeout: float = 30) -> dict:
+    """The head of the default branch and of ``ref`` of many repositories, ``HEADS_PER_QUERY`` per request.
+
+    One GraphQL query asks for each repository's ``defaultBranchRef`` and ``ref(qualifiedName:)``, with
+    the names as variables (never spliced into the query's text).
+
+    Args:
+        api_url: the REST API's root (``graphql_root`` finds the GraphQL endpoint).
+        repositories: ``owner/name`` each (validated by the roster).
+        ref: a full ref name, e.g. ``refs/heads/feedback``.
+        token: the course's token (GitHub's GraphQL API needs one).
+        timeout: seconds per request.
+
+    Returns:
+        ``owner/name`` -> (head SHA or None, ``ref``'s SHA or None) for each repository the answer
+        describes well (40 lowercase hex digits or null); a repository it does not (not found, no
+        access, anything odd) is left out, and the caller asks git.
+
+    Raises:
+        ApiError: a request failed or its answer is not GraphQL's shape.
+    """
+    found = {}
+    for start in range(0, len(repositories), HEADS_PER_QUERY):
+        batch = repositories[start:start + HEADS_PER_QUERY]
+        variables, fields = {"ref": ref}, []
+        for i, repository in enumerate(batch):
+            owner, _, name = repository.partition("/")
+            variables[f"o{i}"], variables[f"n{i}"] = owner, name
+            fields.append(f"r{i}: repository(owner: $o{i}, name: $n{i}) {{ defaultBranchRef {{ target {{ oid }} }} "
+                          "feedback: ref(qualifiedName: $ref) { target { oid } } }")
+        declared = ", ".join(["$ref: String!"] + [f"$o{i}: String!, $n{i}: String!" for i in range(len(batch))])
+        answer = request(graphql_root(api_url), "POST", "/graphql",
+                         {"query": f"query({declared}) {{ {' '.join(fields)} }}", "variables": variables}, token,
+                         timeout=timeout)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict):
+            raise ApiError("POST /graphql: the answer holds no data")
+        for i, repository in enumerate(batch):
+            node = data.get(f"r{i}")
+            if not isinstance(node, dict):
+                continue
+            head, tip = _oid(node, "defaultBranchRef"), _oid(node, "feedback")
+            if head is not False and tip is not False:
+                found[repository] = (head, tip)
+    return found
+
+
+def _oid(node: dict, field: str):
+    """The commit SHA of ``node[field]``, None when that ref does not exist, False when the answer is odd."""
+    ref = node.get(field, False)
+    if ref is None:
+        return None
+    target = ref.get("target") if isinstance(ref, dict) else None
+    oid = target.get("oid") if isinstance(target, dict) else None
+    if isinstance(oid, str) and len(oid) == 40 and all(ch in "0123456789abcdef" for ch in oid):
+        return oid
+    return False
